@@ -1,0 +1,207 @@
+"""The rule-based decider (the default, offline): speak when the live run matches something memory knows, else stay silent.
+
+Before the first step it passes on lessons from the most relevant successes and failures. During the run it intervenes
+when the live trajectory shows a failure mode a retrieved episode already met (the same error, an action loop, a dead-end
+URL, more steps than successful runs needed) or when a retrieved success shows a shorter path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..condenser.episode import Episode, Outcome
+from ..condenser.rules import clip, describe, short_url
+from ..condenser.trajectory import Step
+from .advice import Advice, Situation
+from .ranking import Hit
+
+
+class Decider(Protocol):
+    async def decide(self, situation: Situation) -> Advice | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleSettings:
+    min_similarity: float = 0.35  # below this an episode is not about the same kind of task
+    step_margin: int = 2  # steps beyond the longest similar success before "over budget" fires
+    max_chars: int = 700
+
+
+def _route(ep: Episode) -> str | None:
+    for item in ep.what_worked:
+        if item.startswith("path: "):
+            return item[len("path: ") :]
+    return None
+
+
+def _success_line(ep: Episode) -> str:
+    route = _route(ep)
+    answer = f" (answer: {clip(ep.final_answer, 60)})" if ep.final_answer else ""
+    if route:
+        return f"A similar run succeeded in {ep.step_count} steps via {route}{answer}."
+    return f"A similar run succeeded in {ep.step_count} steps: {clip(ep.summary, 160)}"
+
+
+def _words(text: str | None) -> set[str]:
+    return {w for w in "".join(c.lower() if c.isalnum() else " " for c in (text or "")).split() if len(w) > 2}
+
+
+class RuleDecider:
+    def __init__(self, settings: RuleSettings | None = None) -> None:
+        self.settings = settings or RuleSettings()
+
+    async def decide(self, situation: Situation) -> Advice | None:
+        relevant = [h for h in situation.hits if h.similarity >= self.settings.min_similarity]
+        if not relevant:
+            return None
+        if situation.trajectory is None or not situation.trajectory.steps:
+            return self._start(relevant)
+        steps = situation.trajectory.steps
+        for check in (self._same_error, self._loop, self._dead_end, self._over_budget, self._shorter_path):
+            advice = check(relevant, steps, situation)
+            if advice is not None:
+                return advice.model_copy(update={"text": clip(advice.text, self.settings.max_chars), "step": situation.step})
+        return None
+
+    def _start(self, relevant: list[Hit]) -> Advice | None:
+        successes = [h for h in relevant if h.episode.outcome is Outcome.SUCCESS][:1]
+        failures = [h for h in relevant if h.episode.outcome is not Outcome.SUCCESS][:2]
+        lines: list[str] = []
+        cited: list[Hit] = []
+        for hit in successes:
+            lines.append(_success_line(hit.episode))
+            cited.append(hit)
+        for hit in failures:
+            lessons = [lesson for lesson in hit.episode.lessons if not lesson.startswith("This route worked")][:2]
+            if not lessons and hit.episode.failure_modes:
+                lessons = [f"Past problem: {hit.episode.failure_modes[0].detail}."]
+            if lessons:
+                lines.extend(lessons)
+                cited.append(hit)
+        if not lines:
+            return None
+        text = "Before you start: " + " ".join(dict.fromkeys(lines))
+        return Advice(
+            text=clip(text, self.settings.max_chars),
+            episode_ids=[h.episode.id for h in cited],
+            why=f"{len(cited)} similar past run(s) (best similarity {max(h.similarity for h in cited):.2f})",
+            confidence=_confidence(cited),
+            trigger="start",
+            key="start",
+        )
+
+    def _same_error(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
+        last = steps[-1]
+        if not last.error:
+            return None
+        live = _words(f"{last.action} {last.target} {last.error}")
+        for hit in relevant:
+            for mode in hit.episode.failure_modes:
+                if mode.kind not in ("error", "timeout"):
+                    continue
+                same_page = bool(mode.url and last.url and short_url(mode.url) == short_url(last.url))
+                overlap = len(live & _words(mode.detail)) / max(1, len(live))
+                if (same_page and overlap >= 0.3) or overlap >= 0.6:
+                    return self._with_success(
+                        relevant,
+                        hit,
+                        f"This failed before: {mode.detail}. Do not retry it; try a different element or route.",
+                        trigger="same_error",
+                        key=f"same_error:{hit.episode.id}:{mode.detail}",
+                        why=f"the last step failed like episode {hit.episode.id} did",
+                    )
+        return None
+
+    def _loop(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
+        if len(steps) < 2:
+            return None
+        a, b = steps[-2], steps[-1]
+        if (a.action, a.target, a.url) != (b.action, b.target, b.url) or b.action in ("scroll", "wait", "done"):
+            return None
+        for hit in relevant:
+            if any(m.kind == "loop" for m in hit.episode.failure_modes):
+                return self._with_success(
+                    relevant,
+                    hit,
+                    f"You have now done '{describe(b)}' twice in a row; a past run got stuck repeating actions like this and failed. Change approach.",
+                    trigger="loop",
+                    key=f"loop:{b.action}:{b.target}:{b.url}",
+                    why=f"an action repeats, as in the loop of episode {hit.episode.id}",
+                )
+        return None
+
+    def _dead_end(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
+        here = situation.url or steps[-1].url
+        if not here:
+            return None
+        for hit in relevant:
+            for mode in hit.episode.failure_modes:
+                if mode.kind in ("dead_end", "http_error") and mode.url and short_url(mode.url) == short_url(here):
+                    return self._with_success(
+                        relevant,
+                        hit,
+                        f"{short_url(here)} is a dead end ({mode.detail}); go back and take another route.",
+                        trigger="dead_end",
+                        key=f"dead_end:{short_url(here)}",
+                        why=f"episode {hit.episode.id} found this page leads nowhere",
+                    )
+        return None
+
+    def _over_budget(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
+        successes = [h for h in relevant if h.episode.outcome is Outcome.SUCCESS and h.episode.step_count > 0]
+        if not successes:
+            return None
+        longest = max(h.episode.step_count for h in successes)
+        if situation.step <= longest + self.settings.step_margin:
+            return None
+        best = successes[0]
+        return Advice(
+            text=f"You are at step {situation.step}; similar successful runs needed at most {longest} steps. {_success_line(best.episode)} "
+            "If you already have the answer, finish now.",
+            episode_ids=[h.episode.id for h in successes[:2]],
+            why=f"past successes took <= {longest} steps",
+            confidence=_confidence(successes[:2]),
+            trigger="over_budget",
+            key="over_budget",
+        )
+
+    def _shorter_path(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
+        for hit in relevant:
+            ep = hit.episode
+            route = _route(ep)
+            if ep.outcome is not Outcome.SUCCESS or not route or situation.step < max(2, ep.step_count // 2):
+                continue
+            on_route = {p.strip() for p in route.split("->")}
+            here = situation.url or steps[-1].url
+            if here and short_url(here) not in on_route:
+                return Advice(
+                    text=f"{_success_line(ep)} You are on {short_url(here)}, off that route.",
+                    episode_ids=[ep.id],
+                    why=f"episode {ep.id} reached the answer by a shorter path",
+                    confidence=_confidence([hit]),
+                    trigger="shorter_path",
+                    key=f"shorter_path:{ep.id}",
+                )
+        return None
+
+    def _with_success(self, relevant: list[Hit], cause: Hit, text: str, *, trigger: str, key: str, why: str) -> Advice:
+        cited = [cause]
+        success = next((h for h in relevant if h.episode.outcome is Outcome.SUCCESS and h is not cause), None)
+        if success is not None:
+            text = f"{text} {_success_line(success.episode)}"
+            cited.append(success)
+        return Advice(
+            text=text,
+            episode_ids=[h.episode.id for h in cited],
+            why=why,
+            confidence=_confidence(cited),
+            trigger=trigger,  # type: ignore[arg-type]
+            key=key,
+        )
+
+
+def _confidence(hits: list[Hit]) -> float:
+    if not hits:
+        return 0.0
+    return round(max(0.0, min(1.0, max(h.similarity for h in hits))), 3)

@@ -1,0 +1,62 @@
+"""The one module that imports anthropic."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import anthropic
+
+from .errors import ConfigError, ModelError
+from .models import check_requests_allowed
+
+
+class AnthropicModel:
+    """ChatModel over the Messages API. With a schema, the answer is forced through a tool so it comes back as JSON."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        client: anthropic.AsyncAnthropic | None = None,
+        max_tokens: int = 2048,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.model = model
+        self.max_tokens = max_tokens
+        self._injected = client is not None
+        if client is None:
+            if not os.environ.get("ANTHROPIC_API_KEY"):
+                raise ConfigError("Set the ANTHROPIC_API_KEY environment variable to use an anthropic: model")
+            client = anthropic.AsyncAnthropic(timeout=timeout_s, max_retries=2)
+        self._client = client
+
+    @property
+    def name(self) -> str:
+        return f"anthropic:{self.model}"
+
+    async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str:
+        if not self._injected:
+            check_requests_allowed("anthropic")
+        kwargs: dict[str, Any] = {}
+        if schema is not None:
+            kwargs["tools"] = [{"name": "answer", "description": "Give the answer.", "input_schema": schema}]
+            kwargs["tool_choice"] = {"type": "tool", "name": "answer"}
+        try:
+            message = await self._client.messages.create(
+                model=self.model,
+                max_tokens=self.max_tokens,
+                system=system,
+                messages=[{"role": "user", "content": prompt}],
+                **kwargs,
+            )
+        except anthropic.APIError as exc:
+            raise ModelError(f"anthropic request failed: {type(exc).__name__}: {exc}") from exc
+        for block in message.content:
+            if block.type == "tool_use":
+                return json.dumps(block.input)
+        text = "".join(block.text for block in message.content if block.type == "text")
+        if not text:
+            raise ModelError("anthropic returned an empty answer")
+        return text

@@ -1,0 +1,69 @@
+"""`condense(source, task=...)`: any supported log -> a redacted Episode (rule-based, or LLM-written with fallback)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .episode import Episode, Outcome, OutcomeBy
+from .errors import InputError
+from .llm_condenser import condense_llm
+from .models import resolve_model
+from .redact import Redactor
+from .rules import condense_rules
+from .sources import load_trajectory
+from .trajectory import Trajectory
+
+
+def _task_for(traj: Trajectory, task: str | None) -> str:
+    chosen = (task or traj.task or "").strip()
+    if not chosen:
+        raise InputError(f"{traj.source or 'this log'} does not say what the run was for: pass task='...' (CLI: --task)")
+    return Redactor().text(chosen) or chosen
+
+
+async def acondense(
+    source: object,
+    task: str | None = None,
+    *,
+    llm: object | None = None,
+    outcome: Outcome | str | None = None,
+    outcome_by: OutcomeBy | None = None,
+    secrets: Iterable[str] = (),
+    sensitive_data: Mapping[str, Any] | None = None,
+) -> Episode:
+    """Async form of `condense`, for use inside a running event loop (e.g. a browser-use hook)."""
+    traj = source if isinstance(source, Trajectory) else load_trajectory(source, secrets=secrets, sensitive_data=sensitive_data)
+    draft = condense_rules(traj, _task_for(traj, task), outcome=outcome, outcome_by=outcome_by)
+    if llm is None:
+        return draft
+    return await condense_llm(traj, draft, resolve_model(llm))
+
+
+def condense(
+    source: object,
+    task: str | None = None,
+    *,
+    llm: object | None = None,
+    outcome: Outcome | str | None = None,
+    outcome_by: OutcomeBy | None = None,
+    secrets: Iterable[str] = (),
+    sensitive_data: Mapping[str, Any] | None = None,
+) -> Episode:
+    """Condense a Playwright trace.zip, a HAR, a browser-use history JSON (path or dict) or a live AgentHistoryList.
+
+    `task` is required when the log does not carry it. `llm` ('anthropic:MODEL', a langchain-core chat model, a
+    webcoach ChatModel or a function) turns on the LLM condenser; on any LLM failure the rule-based episode is returned and
+    `episode.condenser` says why. `outcome` is a human verdict and overrides what the log says. `secrets` and
+    `sensitive_data` are masked everywhere, on top of what redaction finds by itself.
+    """
+    coro = acondense(
+        source, task, llm=llm, outcome=outcome, outcome_by=outcome_by, secrets=secrets, sensitive_data=sensitive_data
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    coro.close()
+    raise RuntimeError("condense() was called inside a running event loop: use `await acondense(...)` there")

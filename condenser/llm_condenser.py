@@ -1,0 +1,114 @@
+"""The LLM condenser: the rule-based episode, rewritten by an LLM into better summary/lessons (structured output).
+Any failure (unreachable model, junk, wrong shape) falls back to the rule-based episode and says so."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from .episode import Episode, FailureKind, FailureMode
+from .errors import ModelError
+from .models import ChatModel
+from .redact import Redactor
+from .rules import describe, short_url
+from .trajectory import Trajectory
+
+log = logging.getLogger("webcoach")
+
+SYSTEM = (
+    "You condense a web agent's finished run into an episode that helps a future agent doing a similar task. "
+    "Be concrete: name pages, elements and errors. Lessons must be reusable advice (imperative, one sentence each). "
+    "Never include passwords, keys, tokens or personal data; text shown as [REDACTED] must stay redacted."
+)
+MAX_PROMPT_STEPS = 60
+
+
+class _LLMFailure(BaseModel):
+    kind: FailureKind
+    detail: str = Field(max_length=400)
+    step: int | None = None
+
+
+class _LLMEpisode(BaseModel):
+    summary: str = Field(min_length=1, max_length=1500)
+    key_steps: list[str] = Field(default_factory=list, max_length=20)
+    failure_modes: list[_LLMFailure] = Field(default_factory=list, max_length=12)
+    what_worked: list[str] = Field(default_factory=list, max_length=10)
+    lessons: list[str] = Field(default_factory=list, max_length=10)
+
+
+SCHEMA: dict[str, Any] = _LLMEpisode.model_json_schema()
+
+
+def build_prompt(traj: Trajectory, draft: Episode) -> str:
+    lines = [f"Task: {draft.task}", f"Start URL: {draft.start_url or 'unknown'}"]
+    lines.append(f"Outcome: {draft.outcome.value} (according to: {draft.outcome_by})")
+    if traj.final_answer:
+        lines.append(f"Final answer: {traj.final_answer}")
+    lines.append(f"Steps ({len(traj.steps)}):")
+    steps = (
+        traj.steps
+        if len(traj.steps) <= MAX_PROMPT_STEPS
+        else traj.steps[: MAX_PROMPT_STEPS // 2] + traj.steps[-MAX_PROMPT_STEPS // 2 :]
+    )
+    for s in steps:
+        extra = f" | error: {s.error}" if s.error else ""
+        extra += f" | HTTP {s.http_status}" if s.http_status else ""
+        extra += f" | thought: {s.thought}" if s.thought else ""
+        lines.append(f"{s.index}. [{short_url(s.url)}] {describe(s)}{extra}")
+    if traj.console_errors:
+        lines.append("Console errors: " + "; ".join(traj.console_errors[:5]))
+    lines.append("Rule-based draft (improve on it, keep what is right):")
+    lines.append(
+        json.dumps(
+            {k: draft.model_dump(mode="json")[k] for k in ("summary", "failure_modes", "what_worked", "lessons")}, indent=1
+        )
+    )
+    return "\n".join(lines)
+
+
+def parse_answer(text: str) -> _LLMEpisode:
+    """Accept a bare JSON object, one inside a ```json fence, or one embedded in prose; anything else is junk."""
+    candidates = [text.strip()]
+    fence = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.DOTALL)
+    if fence:
+        candidates.append(fence.group(1))
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    last_error = "no JSON object found"
+    for candidate in candidates:
+        try:
+            return _LLMEpisode.model_validate(json.loads(candidate))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            last_error = str(exc).splitlines()[0]
+    raise ModelError(f"unusable answer ({last_error})")
+
+
+async def condense_llm(traj: Trajectory, draft: Episode, model: ChatModel) -> Episode:
+    """`draft` is the rule-based episode; identity fields (id, task, outcome, counts) always come from it."""
+    try:
+        answer = parse_answer(await model.complete(SYSTEM, build_prompt(traj, draft), schema=SCHEMA))
+    except ModelError as exc:
+        reason = str(exc).splitlines()[0][:200]
+        log.warning("LLM condenser %s failed (%s); kept the rule-based episode", model.name, reason)
+        return draft.model_copy(update={"condenser": f"rules (fallback: {model.name} failed: {reason})"})
+    scrub = Redactor()  # the model saw only redacted text, but it may still produce key- or card-like strings
+    return draft.model_copy(
+        update={
+            "summary": scrub.text(answer.summary),
+            "key_steps": [scrub.text(s) for s in answer.key_steps] or draft.key_steps,
+            "failure_modes": [
+                FailureMode(kind=f.kind, detail=scrub.text(f.detail) or "", step=f.step) for f in answer.failure_modes
+            ]
+            if answer.failure_modes or not draft.failure_modes
+            else draft.failure_modes,
+            "what_worked": [scrub.text(s) for s in answer.what_worked],
+            "lessons": [scrub.text(s) for s in answer.lessons] or draft.lessons,
+            "condenser": f"llm:{model.name}",
+        }
+    )

@@ -1,0 +1,137 @@
+"""One process at a time on an embedded Chroma directory.
+
+Two processes writing one PersistentClient path corrupt its vector index without any error (measured: lost vectors, once
+a segfault), so the embedded store holds an exclusive, non-blocking OS lock on a file in that directory for as long as it
+is open. Stores in the same process share the lock through a reference count: Chroma itself shares one client per path
+in-process, and an OS lock taken twice by one process would lock that process out of its own store."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StoreError, StoreLockedError
+
+LOCK_NAME = "webcoach.lock"
+
+_held: dict[Path, _Held] = {}
+_guard = threading.Lock()
+
+
+@dataclass
+class _Held:
+    fd: int
+    refs: int
+
+
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _holder_pid(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 32).decode("ascii", "replace").strip()
+    except OSError:
+        return "?"
+    return text if text.isdigit() else "?"
+
+
+class StoreLock:
+    """Held from acquire() to release(); release() is idempotent. Use `with StoreLock(dir):` or call the two yourself."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_NAME
+        self._key: Path | None = None
+
+    def acquire(self) -> StoreLock:
+        if self._key is not None:
+            return self
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store directory {self.directory}: {exc.strerror}") from exc
+        key = self.path.resolve()
+        with _guard:
+            held = _held.get(key)
+            if held is not None:
+                held.refs += 1
+                self._key = key
+                return self
+            try:
+                # No O_TRUNC: a process that fails to get the lock must not wipe the holder's pid.
+                fd = os.open(key, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreError(f"cannot open the lock file {key}: {exc.strerror}") from exc
+            if not _try_lock(fd):
+                pid = _holder_pid(fd)
+                os.close(fd)
+                raise StoreLockedError(
+                    f"another process (pid {pid}) is using the embedded store at {self.directory}; embedded Chroma is "
+                    f"single-process: start a server (chroma run --path {self.directory} --port 8000) and set "
+                    "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000"
+                )
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            _held[key] = _Held(fd=fd, refs=1)
+            self._key = key
+        return self
+
+    def release(self) -> None:
+        if self._key is None:
+            return
+        key, self._key = self._key, None
+        with _guard:
+            held = _held.get(key)
+            if held is None:
+                return
+            held.refs -= 1
+            if held.refs > 0:
+                return
+            del _held[key]
+            # The file stays: deleting it would let a waiting process lock an unlinked inode while a third makes a new one.
+            try:
+                _unlock(held.fd)
+            finally:
+                os.close(held.fd)
+
+    @property
+    def held(self) -> bool:
+        return self._key is not None
+
+    def __enter__(self) -> StoreLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,97 @@
+"""The LLM seam webcoach's own components (LLM condenser, LLM decider, judge) talk through.
+
+A `ChatModel` takes a system text and a prompt and returns text (JSON when a schema is given). Adapters wrap anthropic
+(`anthropic_model.py`) and any langchain-core chat model (`langchain_model.py`); `FunctionModel` makes a plain function
+the LLM, which is how tests and offline runs replace it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import ConfigError, ModelError
+
+# Tests set this to False (tests/conftest.py): a real provider request then fails loudly instead of going out.
+ALLOW_MODEL_REQUESTS = True
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str: ...
+
+
+ModelFunction = Callable[[str, str], "str | Awaitable[str]"]
+
+
+@dataclass
+class FunctionModel:
+    """The LLM is a plain (sync or async) function of (system, prompt) -> text; every call is kept in `calls`."""
+
+    function: ModelFunction
+    model_name: str = "function"
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.model_name
+
+    async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str:
+        self.calls.append((system, prompt))
+        result = self.function(system, prompt)
+        if inspect.isawaitable(result):
+            result = await result
+        return str(result)
+
+
+def queue_model(*responses: str | BaseException, name: str = "queue") -> FunctionModel:
+    """A FunctionModel that answers with the given responses in order (an exception is raised when its turn comes)."""
+    pending = list(responses)
+
+    def answer(system: str, prompt: str) -> str:
+        if not pending:
+            raise ModelError("queue_model has no responses left")
+        item = pending.pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    return FunctionModel(answer, model_name=name)
+
+
+def check_requests_allowed(provider: str) -> None:
+    if not ALLOW_MODEL_REQUESTS:
+        raise ModelError(f"real {provider} requests are disabled here (webcoach.condenser.models.ALLOW_MODEL_REQUESTS is False)")
+
+
+def resolve_model(spec: object) -> ChatModel:
+    """'anthropic:MODEL', a langchain-core chat model, a ChatModel, or a function of (system, prompt)."""
+    if isinstance(spec, str):
+        provider, _, model = spec.partition(":")
+        if provider == "anthropic" and model:
+            from .anthropic_model import AnthropicModel
+
+            return AnthropicModel(model)
+        raise ConfigError(
+            f"unknown model {spec!r}: use 'anthropic:MODEL_NAME' (e.g. anthropic:claude-sonnet-4-5) or pass a model object"
+        )
+    if isinstance(spec, ChatModel):
+        return spec
+    if _is_langchain_model(spec):
+        from .langchain_model import LangChainModel
+
+        return LangChainModel(spec)
+    if callable(spec):
+        return FunctionModel(spec)  # type: ignore[arg-type]
+    raise ConfigError(
+        f"cannot use {type(spec).__name__} as an LLM: pass 'anthropic:MODEL', a langchain-core chat model or a function"
+    )
+
+
+def _is_langchain_model(obj: object) -> bool:
+    return any(c.__module__.startswith("langchain_core.") and c.__name__ == "BaseChatModel" for c in type(obj).__mro__)

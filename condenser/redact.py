@@ -1,0 +1,137 @@
+"""Redaction applied to every string before it is stored or sent to an LLM.
+
+Two kinds of secrets are removed: values the log tells us were secret (typed into a password field, a browser-use
+`sensitive_data` value) wherever they reappear, in any of the encodings a browser gives them; and anything that looks
+like a credential on its own (API keys, bearer tokens, JWTs, card numbers, e-mail addresses, `password=` pairs,
+credentials in URLs).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+MASK = "[REDACTED]"
+
+# Query/form/JSON keys whose values are secret whatever they look like.
+SENSITIVE_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|auth(orization)?|session(id)?|"
+    r"cookie|credential|private[-_]?key|client[-_]?secret|otp|pin|cvv|cvc|ssn|card[-_]?(number|no)?|cc[-_]?num)",
+    re.IGNORECASE,
+)
+
+_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
+    re.compile(r"\b(?:sk|pk|rk)-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{12,}=*"),
+    re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+)
+# key=value / key: value / "key": "value" pairs with a sensitive key name.
+_PAIR = re.compile(
+    r"""(?P<key>["']?[\w\-]*(?:pass(?:word|wd)?|pwd|secret|token|api[-_]?key|apikey|authorization|session(?:id)?|cvv|cvc|otp)[\w\-]*["']?)"""
+    r"""(?P<sep>\s*[:=]\s*)(?P<q>["']?)(?P<val>[^\s"'&,;}]{1,})""",
+    re.IGNORECASE,
+)
+_CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?![\d.])")
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _mask_card(m: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", m.group(0))
+    return MASK if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)
+
+
+class Redactor:
+    """Holds the known secrets of one log and scrubs strings, URLs and nested data."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for s in secrets:
+            self.add_secret(s)
+
+    def add_secret(self, value: str | None) -> None:
+        """Remember a value that must never appear anywhere (e.g. text typed into a password field)."""
+        if not value or len(value) < 3:  # masking 1-2 characters everywhere would shred ordinary text
+            return
+        self._secrets.update(
+            v for v in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], html.escape(value)) if v
+        )
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(self._secrets)
+
+    def text(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        out = value
+        # Longest first so a secret that contains another is masked whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in out:
+                out = out.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            out = pattern.sub(MASK, out)
+        out = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}", out)
+        out = _CARD.sub(_mask_card, out)
+        return out
+
+    def url(self, value: str | None) -> str | None:
+        """Drop credentials in the authority and mask sensitive query/fragment parameters, then scrub the rest."""
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return self.text(value)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+        query = self._query(parts.query)
+        fragment = self._query(parts.fragment) if "=" in parts.fragment else parts.fragment
+        rebuilt = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+        return self.text(rebuilt)
+
+    def _query(self, query: str) -> str:
+        if not query:
+            return query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if not pairs:
+            return query
+        return urlencode([(k, MASK if SENSITIVE_KEY.search(k) else v) for k, v in pairs], safe="[]")
+
+    def data(self, value: object) -> object:
+        """Scrub nested JSON-like data: strings are scrubbed, values under sensitive keys are masked."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {
+                k: (MASK if isinstance(k, str) and SENSITIVE_KEY.search(k) and isinstance(v, str) and v else self.data(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+
+def leaks(text: str, secrets: Iterable[str]) -> list[str]:
+    """The secrets that still occur in `text` (used by tests and by the store's last-line check)."""
+    return [s for s in secrets if s and s in text]

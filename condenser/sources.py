@@ -1,0 +1,88 @@
+"""Turn whatever the user points at (a trace.zip, a HAR, a browser-use history JSON or a live AgentHistoryList)
+into a redacted Trajectory, with a one-line InputError for anything that is not one of those."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .redact import Redactor
+from .trajectory import Trajectory
+
+
+def load_trajectory(
+    source: object,
+    *,
+    secrets: Iterable[str] = (),
+    sensitive_data: Mapping[str, Any] | None = None,
+) -> Trajectory:
+    """`secrets`: extra values to mask everywhere; `sensitive_data`: browser-use's {placeholder: value} (or
+    {domain: {placeholder: value}}) mapping, whose values are masked too."""
+    redactor = Redactor(secrets)
+    for value in _sensitive_values(sensitive_data):
+        redactor.add_secret(value)
+
+    if isinstance(source, str | Path):
+        return _load_path(Path(source), redactor)
+    if hasattr(source, "history") and hasattr(source, "model_dump"):
+        from .browser_use_history import parse_history
+
+        return parse_history(source, redactor)
+    if isinstance(source, Mapping):
+        return _from_json(source, redactor, "<dict>")
+    raise InputError(
+        f"cannot condense a {type(source).__name__}: pass a trace.zip, a .har, a browser-use history .json or an AgentHistoryList"
+    )
+
+
+def _load_path(path: Path, redactor: Redactor) -> Trajectory:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass the trace.zip or history .json inside it")
+    if zipfile.is_zipfile(path) or path.suffix == ".zip":
+        from .playwright_trace import parse_trace
+
+        return parse_trace(path, redactor)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file and not a zip: expected a trace.zip, a .har or a history .json") from exc
+    if not text.strip():
+        raise InputError(f"{path}: file is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(data, Mapping):
+        raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return _from_json(data, redactor, str(path))
+
+
+def _from_json(data: Mapping[str, Any], redactor: Redactor, name: str) -> Trajectory:
+    if "history" in data:
+        from .browser_use_history import parse_history
+
+        return parse_history(data, redactor, source=name)
+    log = data.get("log")
+    if isinstance(log, Mapping) and "entries" in log:
+        from .har import parse_har
+
+        return parse_har(data, redactor, source=name)
+    raise InputError(f"{name}: JSON is neither a browser-use history (no 'history' key) nor a HAR (no 'log.entries')")
+
+
+def _sensitive_values(sensitive_data: Mapping[str, Any] | None) -> list[str]:
+    if not sensitive_data:
+        return []
+    values: list[str] = []
+    for value in sensitive_data.values():
+        if isinstance(value, Mapping):  # browser-use's per-domain form: {"https://*.example.com": {"x_pw": "..."}}
+            values.extend(str(v) for v in value.values() if v)
+        elif value:
+            values.append(str(value))
+    return values

@@ -1,0 +1,122 @@
+"""The main job on embedded defaults: record real browser sessions on the bundled shop, condense and store them,
+then show what the coach advises for a new task. With ANTHROPIC_API_KEY set, it then runs a coached browser-use
+agent on that task (and stores that run too).
+
+Everything lives in the 'demo' namespace of the store, which the demo resets each time; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..condenser.condense import acondense
+from ..condenser.episode import Episode
+from .site import serve
+
+DEMO_NAMESPACE = "demo"
+NEW_TASK = "Find the cheapest history book on Acme Books"
+DEMO_PASSWORD = "Demo-Passw0rd-never-stored"
+
+Script = Callable[[Any, str], Awaitable[None]]
+
+
+async def _search_instead_of_browse(page: Any, shop: str) -> None:
+    await page.goto(f"{shop}/index.html")
+    await page.fill("#q", "cheapest science fiction")
+    await page.click("#search-btn")
+    await page.click("text=Dune")
+    await page.go_back()
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    # A control the agent expected but that does not exist: the click times out, and the trace records the failure.
+    with contextlib.suppress(PlaywrightTimeout):
+        await page.click("#sort-by-price", timeout=800)
+
+
+async def _broken_deals(page: Any, shop: str) -> None:
+    await page.goto(f"{shop}/index.html")
+    await page.click("text=Deals")
+    await page.click("text=Last week's deal")  # a 404
+    await page.go_back()
+
+
+async def _browse_catalog(page: Any, shop: str) -> None:
+    await page.goto(f"{shop}/index.html")
+    await page.click("text=Catalog")
+    await page.click("text=Cooking")
+    await page.inner_text("#books")
+
+
+async def _sign_in(page: Any, shop: str) -> None:
+    await page.goto(f"{shop}/login.html")
+    await page.fill("#email", "reader@example.org")
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("#signin")
+
+
+# (task, script, outcome as a person watching the run would judge it)
+PAST_RUNS: list[tuple[str, Script, str]] = [
+    ("Find the cheapest science fiction book on Acme Books", _search_instead_of_browse, "failure"),
+    ("Find today's best deal on Acme Books", _broken_deals, "failure"),
+    ("Find the cheapest cooking book on Acme Books", _browse_catalog, "success"),
+    ("Sign in to Acme Books", _sign_in, "success"),
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordedRun:
+    task: str
+    trace: Path
+    outcome: str
+
+
+async def record_past_runs(shop: str, out_dir: Path, *, executable_path: str, headless: bool = True) -> list[RecordedRun]:
+    """Drive Debian chromium through the scripted past runs with Playwright, one trace.zip per run."""
+    from playwright.async_api import async_playwright
+
+    from ..hooks.playwright import record_trace
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs: list[RecordedRun] = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=executable_path, headless=headless, args=["--no-sandbox"])
+        try:
+            for i, (task, script, outcome) in enumerate(PAST_RUNS, 1):
+                path = out_dir / f"run-{i}.zip"
+                context = await browser.new_context()
+                async with record_trace(context, path):
+                    page = await context.new_page()
+                    await script(page, shop)
+                await context.close()
+                runs.append(RecordedRun(task=task, trace=path, outcome=outcome))
+        finally:
+            await browser.close()
+    return runs
+
+
+async def condense_runs(runs: list[RecordedRun]) -> list[Episode]:
+    episodes = []
+    for run in runs:
+        episodes.append(await acondense(run.trace, task=run.task, outcome=run.outcome, outcome_by="human"))
+    return episodes
+
+
+def anthropic_available() -> bool:
+    return bool(os.environ.get("ANTHROPIC_API_KEY"))
+
+
+__all__ = [
+    "DEMO_NAMESPACE",
+    "NEW_TASK",
+    "PAST_RUNS",
+    "RecordedRun",
+    "anthropic_available",
+    "condense_runs",
+    "record_past_runs",
+    "serve",
+]
