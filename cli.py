@@ -17,8 +17,11 @@ from rich.table import Table
 from .condenser.errors import WebcoachError
 
 if TYPE_CHECKING:
+    from .coach.advice import Advice
+    from .coach.ranking import Hit
     from .condenser.episode import Episode
     from .condenser.store import EpisodeStore
+    from .condenser.trajectory import Step
 
 app = typer.Typer(
     name="webcoach",
@@ -183,6 +186,275 @@ def ingest(
         out.print(f"{added} added, {sum(r['status'] == 'duplicate' for r in results)} already stored, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def advise(
+    task: Annotated[str, typer.Argument(help="The task an agent is about to do.")],
+    url: Annotated[str | None, typer.Option("--url", help="The site it starts on; same-site episodes rank higher.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also show every retrieved episode, its score parts and the weights.")
+    ] = False,
+    llm: Annotated[
+        str | None,
+        typer.Option("--llm", help="Decide with an LLM coach, e.g. anthropic:claude-sonnet-4-5 (default: rule-based)."),
+    ] = None,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """What the coach would tell an agent starting this task now, and which past episodes it rests on."""
+    import asyncio
+    from dataclasses import asdict
+
+    from .coach.coach import Coach
+
+    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+        coach = Coach(store, llm=llm)
+        hits = asyncio.run(coach.retrieve(task, url))
+        advice = asyncio.run(coach.advise(task, url, hits=hits))
+    if as_json:
+        print_json(
+            {
+                "advice": advice.model_dump(mode="json") if advice else None,
+                "hits": [hit_json(h) for h in hits],
+                "config": asdict(coach.config),
+            }
+        )
+        return
+    if advice is None:
+        out.print("No advice: nothing in memory is close enough to this task." if not hits or not explain else "No advice.")
+    else:
+        out.print(f"[bold]Advice[/bold] (confidence {advice.confidence:.2f}; {advice.why}):")
+        out.print(f"  {advice.text}", markup=False)
+        out.print(f"  rests on: {', '.join(advice.episode_ids)}")
+    if explain:
+        w = coach.config.weights
+        out.print(
+            f"\n[bold]Ranking[/bold]: score = {w.similarity}*similarity + {w.recency}*recency(half-life {w.half_life_days}d)"
+            f" + {w.usefulness}*(2*usefulness-1) + {w.same_site}*same_site   (over-fetch {w.overfetch}, k={coach.config.k},"
+            f" advice needs similarity >= {coach.config.min_similarity})"
+        )
+        table = Table("score", "sim", "recency", "useful", "site", "id", "outcome", "task")
+        for h in hits:
+            table.add_row(
+                f"{h.score:.3f}",
+                f"{h.similarity:.3f}",
+                f"{h.recency:.2f}",
+                f"{h.usefulness:.2f}",
+                "yes" if h.same_site else "",
+                h.episode.id,
+                h.episode.outcome.value,
+                h.episode.task,
+            )
+        out.print(table)
+        c = coach.config
+        out.print(
+            f"budget: at most {c.max_interventions} interventions per run, {c.min_steps_between} steps apart; coach timeout {c.timeout_s}s"
+        )
+
+
+def hit_json(h: Hit) -> dict[str, Any]:
+    return {
+        "score": h.score,
+        "similarity": h.similarity,
+        "recency": h.recency,
+        "usefulness": h.usefulness,
+        "same_site": h.same_site,
+        "episode": h.episode.model_dump(mode="json"),
+    }
+
+
+def browser_use_env() -> None:
+    """Keep browser-use offline and quiet in this process (telemetry, version check, its own logging set-up)."""
+    import os
+
+    from .hooks.browser_session import offline_env
+
+    for key, value in offline_env().items():
+        os.environ.setdefault(key, value)
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    url: Annotated[str | None, typer.Option("--url", help="Page to start on.")] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="Agent model: anthropic:MODEL, openai:MODEL, google:MODEL, ... (browser-use chat classes)."
+        ),
+    ] = "anthropic:claude-sonnet-4-5",
+    coach_on: Annotated[
+        bool,
+        typer.Option(
+            "--coach/--no-coach", help="Coach the run from memory and store it afterwards (--no-coach: plain browser-use)."
+        ),
+    ] = True,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            "--coach-llm", help="Let an LLM decide the coaching, e.g. anthropic:claude-sonnet-4-5 (default: rule-based coach)."
+        ),
+    ] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Stop the agent after this many steps.")] = 30,
+    headless: Annotated[bool, typer.Option("--headless/--headed", help="Show the browser window or not.")] = True,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            "--judge/--no-judge",
+            help="Let browser-use's judge rate the run (one extra LLM call); its verdict labels the stored episode.",
+        ),
+    ] = False,
+    browser: Annotated[
+        str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: $WEBCOACH_BROWSER, else found on PATH).")
+    ] = None,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Run a browser-use agent on a task, with the coach injecting advice from past runs."""
+    import asyncio
+
+    from .condenser.settings import resolve
+
+    browser_use_env()
+    from .coach.coach import Coach
+    from .hooks.browser_session import find_chromium
+    from .hooks.runner import StepEvent, run_task
+
+    def show_step(event: StepEvent) -> None:
+        if as_json:
+            return
+        acts = "; ".join(describe_step(s) for s in event.actions) or "(no action)"
+        out.print(f"[dim]step {event.number:>2}[/dim] {acts}  [dim]{short(event.url)} {event.seconds:.1f}s[/dim]")
+
+    def show_advice(advice: Advice) -> None:
+        if not as_json:
+            out.print(
+                f"[magenta]coach[/magenta] ({advice.trigger}, cites {', '.join(advice.episode_ids)}): {advice.text}", markup=True
+            )
+
+    with one_line_errors():
+        settings = resolve(home=home, namespace=namespace, chroma_url=chroma_url)
+        executable = find_chromium(browser)
+        store = open_store(home, namespace, chroma_url) if coach_on else None
+        try:
+            coach = Coach(store, llm=llm) if store is not None else None
+            result = asyncio.run(
+                run_task(
+                    task,
+                    llm=model,
+                    url=url,
+                    coach=coach,
+                    max_steps=max_steps,
+                    headless=headless,
+                    browser=executable,
+                    use_judge=judge,
+                    history_dir=settings.runs_dir,
+                    on_step=show_step,
+                    on_advice=show_advice,
+                )
+            )
+        finally:
+            if store is not None:
+                store.close()
+    if as_json:
+        print_json(
+            {
+                "task": result.task,
+                "final_answer": result.final_answer,
+                "success": result.success,
+                "steps": result.steps,
+                "seconds": round(result.seconds, 2),
+                "history": str(result.history_path) if result.history_path else None,
+                "advice": [a.model_dump(mode="json") for a in result.advice],
+                "episode": result.episode.id if result.episode else None,
+            }
+        )
+        return
+    verdict = {True: "[green]success[/green]", False: "[red]failure[/red]", None: "[yellow]unknown[/yellow]"}[result.success]
+    out.print(f"\n{verdict} after {result.steps} steps in {result.seconds:.0f}s; {len(result.advice)} coach interventions")
+    out.print(f"[bold]Answer:[/bold] {result.final_answer or '(none)'}")
+    if result.history_path:
+        out.print(f"history: {result.history_path}")
+    if result.episode:
+        out.print(f"stored as episode {result.episode.id} ({result.episode.outcome.value}, by {result.episode.outcome_by})")
+
+
+def describe_step(step: Step) -> str:
+    from .condenser.rules import describe
+
+    return describe(step) + (f" [red]failed[/red]: {step.error[:80]}" if step.error else "")
+
+
+def short(url: str | None) -> str:
+    from .condenser.rules import short_url
+
+    return short_url(url) if url else ""
+
+
+@app.command()
+def demo(
+    headless: Annotated[bool, typer.Option("--headless/--headed", help="Show the browser windows or not.")] = True,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Agent model for the coached run (default: anthropic:claude-sonnet-4-5 when ANTHROPIC_API_KEY is set, else no agent run).",
+        ),
+    ] = None,
+    browser: Annotated[str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: found on PATH).")] = None,
+    home: Home = None,
+) -> None:
+    """The whole loop on a bundled local shop: record real browser sessions, condense and store them, show the coach's
+    advice for a new task; with ANTHROPIC_API_KEY set, also run a coached browser-use agent on it."""
+    import asyncio
+
+    from .tasks.demo import anthropic_available, run_demo
+
+    browser_use_env()
+    if model is None and anthropic_available():
+        model = "anthropic:claude-sonnet-4-5"
+    with one_line_errors():
+        report = asyncio.run(
+            run_demo(
+                home=home,
+                headless=headless,
+                browser=browser,
+                model=model,
+                on_line=lambda line: err.print(f"[cyan]>[/cyan] {line}"),
+            )
+        )
+    out.print("\n[bold]Episodes learned from the recorded sessions[/bold]")
+    for ep in report.episodes:
+        out.print(episode_line(ep))
+        for lesson in ep.lessons[:2]:
+            out.print(f"      lesson: {lesson}", markup=False)
+    out.print("\n[bold]Memory search for the new task[/bold]")
+    for h in report.hits:
+        out.print(f"{h.score:5.2f}  sim {h.similarity:.2f}  " + episode_line(h.episode))
+    if report.advice is None:
+        out.print("\nThe coach would stay silent.")
+    else:
+        out.print(f"\n[bold]The coach's advice before the first step[/bold] (cites {', '.join(report.advice.episode_ids)}):")
+        out.print(f"  {report.advice.text}", markup=False)
+    if report.agent is not None:
+        r = report.agent
+        out.print(
+            f"\n[bold]Coached agent[/bold]: {'success' if r.success else 'not successful'} in {r.steps} steps; answer: {r.final_answer}"
+        )
+        for a in r.advice:
+            out.print(f"  coach ({a.trigger}): {a.text}", markup=False)
+    else:
+        out.print("\nSet ANTHROPIC_API_KEY to also run a coached browser-use agent on this task (or `webcoach run ... --model`).")
+    out.print(f"\nTry: webcoach memory list -n demo   |   webcoach advise {NEW_TASK_HINT} --explain -n demo")
+
+
+NEW_TASK_HINT = "'Find the cheapest history book on Acme Books'"
 
 
 @memory_app.command("list")

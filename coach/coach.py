@@ -124,11 +124,14 @@ class Coach:
         self._sessions[agent] = session  # found again by finish(); weak, so the agent is not kept alive
         return session.before_step, session.after_step
 
-    async def run(self, agent: Any, max_steps: int = 30, **run_kwargs: Any) -> Any:
-        """Run a browser-use Agent with coaching; the run is condensed and stored when it ends. Returns its history."""
+    async def run(
+        self, agent: Any, max_steps: int = 30, *, on_advice: Callable[[Advice], None] | None = None, **run_kwargs: Any
+    ) -> Any:
+        """Run a browser-use Agent with coaching; the run is condensed and stored when it ends. Returns its history.
+        `on_advice` is called with each intervention as it is made (e.g. to show it)."""
         from ..hooks.browser_use import CoachingSession
 
-        session = CoachingSession(self, agent)
+        session = CoachingSession(self, agent, on_advice=on_advice)
         history = await agent.run(
             max_steps=max_steps, on_step_start=session.before_step, on_step_end=session.after_step, **run_kwargs
         )

@@ -3,6 +3,7 @@ fallback that needs nothing. Embeddings are always computed here and handed to C
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -53,7 +54,7 @@ class HashingEmbedder:
 
     # Char 3-grams outnumber words ~5 to 1: weight them down so whole words dominate, while typos and
     # inflections (search/searching) still overlap.
-    _WEIGHTS = {"w": 1.0, "b": 0.7, "c": 0.3}
+    _WORD, _BIGRAM, _CHAR = 1.0, 0.7, 0.3
 
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
@@ -61,15 +62,15 @@ class HashingEmbedder:
     def _features(self, text: str) -> tuple[list[int], list[float]]:
         words = _WORD_RE.findall(text.lower())
         keys = [f"w {w}" for w in words]
-        weights = [self._WEIGHTS["w"]] * len(keys)
-        bigrams = [f"b {a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        weights = [self._WORD] * len(keys)
+        bigrams = [f"b {a} {b}" for a, b in itertools.pairwise(words)]
         keys += bigrams
-        weights += [self._WEIGHTS["b"]] * len(bigrams)
+        weights += [self._BIGRAM] * len(bigrams)
         for word in words:
             padded = f"<{word}>"
             grams = [f"c {padded[i : i + 3]}" for i in range(len(padded) - 2)]
             keys += grams
-            weights += [self._WEIGHTS["c"]] * len(grams)
+            weights += [self._CHAR] * len(grams)
         if not keys:
             keys, weights = ["<empty>"], [1.0]  # a zero vector has no cosine: give empty text a vector of its own
         return [zlib.crc32(k.encode()) for k in keys], weights

@@ -116,7 +116,8 @@ class Redactor:
         pairs = parse_qsl(query, keep_blank_values=True)
         if not pairs:
             return query
-        return urlencode([(k, MASK if SENSITIVE_KEY.search(k) else v) for k, v in pairs], safe="[]")
+        # Values are scrubbed decoded: an e-mail or key is only recognisable before percent-encoding.
+        return urlencode([(k, MASK if SENSITIVE_KEY.search(k) else (self.text(v) or "")) for k, v in pairs], safe="[]")
 
     def data(self, value: object) -> object:
         """Scrub nested JSON-like data: strings are scrubbed, values under sensitive keys are masked."""

@@ -81,13 +81,11 @@ def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
             lowered = step.error.lower()
             kind = "timeout" if "timeout" in lowered or "timed out" in lowered else "error"
             add(FailureMode(kind=kind, detail=f"{describe(step)} failed: {clip(step.error, 140)}", step=step.index, url=step.url))
-        if step.http_status is not None and step.http_status >= 400:
+        if step.http_status is not None and step.http_status >= 400 and step.action == "goto":
+            page = step.target if step.target and step.target.startswith("http") else step.url
             add(
                 FailureMode(
-                    kind="http_error",
-                    detail=f"{short_url(step.target or step.url)} returned HTTP {step.http_status}",
-                    step=step.index,
-                    url=step.url,
+                    kind="http_error", detail=f"{short_url(page)} returned HTTP {step.http_status}", step=step.index, url=page
                 )
             )
     for failure in traj.http_failures:
@@ -150,8 +148,8 @@ def lessons_for(task: str, traj: Trajectory, outcome: Outcome, failures: list[Fa
     for f in failures:
         if f.kind in ("error", "timeout") and f.url:
             lessons.append(f"On {short_url(f.url)}: {f.detail}. Do not retry the same action; look for another element or route.")
-        elif f.kind == "http_error":
-            lessons.append(f"Avoid {f.detail.split(' returned')[0].split(' ', 1)[-1]}: it is a broken page (HTTP error).")
+        elif f.kind == "http_error" and f.url:
+            lessons.append(f"Avoid {short_url(f.url)}: it is a broken page ({f.detail.rsplit(' returned ', 1)[-1]}).")
         elif f.kind == "loop":
             lessons.append(f"Stop after two identical attempts: {f.detail} without progress.")
         elif f.kind == "dead_end":

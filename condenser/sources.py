@@ -23,7 +23,7 @@ def load_trajectory(
     """`secrets`: extra values to mask everywhere; `sensitive_data`: browser-use's {placeholder: value} (or
     {domain: {placeholder: value}}) mapping, whose values are masked too."""
     redactor = Redactor(secrets)
-    for value in _sensitive_values(sensitive_data):
+    for value in sensitive_values(sensitive_data):
         redactor.add_secret(value)
 
     if isinstance(source, str | Path):
@@ -76,7 +76,7 @@ def _from_json(data: Mapping[str, Any], redactor: Redactor, name: str) -> Trajec
     raise InputError(f"{name}: JSON is neither a browser-use history (no 'history' key) nor a HAR (no 'log.entries')")
 
 
-def _sensitive_values(sensitive_data: Mapping[str, Any] | None) -> list[str]:
+def sensitive_values(sensitive_data: Mapping[str, Any] | None) -> list[str]:
     if not sensitive_data:
         return []
     values: list[str] = []

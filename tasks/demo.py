@@ -12,11 +12,19 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..condenser.condense import acondense
 from ..condenser.episode import Episode
 from .site import serve
+
+if TYPE_CHECKING:
+    from ..coach.advice import Advice
+    from ..coach.ranking import Hit
+    from ..hooks.runner import RunResult
+
+if TYPE_CHECKING:
+    pass
 
 DEMO_NAMESPACE = "demo"
 NEW_TASK = "Find the cheapest history book on Acme Books"
@@ -110,13 +118,59 @@ def anthropic_available() -> bool:
     return bool(os.environ.get("ANTHROPIC_API_KEY"))
 
 
-__all__ = [
-    "DEMO_NAMESPACE",
-    "NEW_TASK",
-    "PAST_RUNS",
-    "RecordedRun",
-    "anthropic_available",
-    "condense_runs",
-    "record_past_runs",
-    "serve",
-]
+@dataclass(kw_only=True)
+class DemoReport:
+    shop: str
+    traces: list[RecordedRun]
+    episodes: list[Episode]
+    hits: list[Hit]
+    advice: Advice | None
+    agent: RunResult | None = None
+
+
+async def run_demo(
+    *,
+    home: str | Path | None = None,
+    headless: bool = True,
+    browser: str | None = None,
+    model: str | None = None,
+    on_line: Callable[[str], None] = lambda line: None,
+) -> DemoReport:
+    """The whole demo; `model` (e.g. anthropic:claude-sonnet-4-5) adds a coached browser-use run on the new task."""
+    from ..coach.coach import Coach
+    from ..condenser.settings import resolve
+    from ..condenser.store import EpisodeStore
+    from ..hooks.browser_session import find_chromium
+
+    settings = resolve(home=home)
+    executable = find_chromium(browser)
+    with serve() as base, EpisodeStore(home=home, namespace=DEMO_NAMESPACE) as store:
+        shop = f"{base}/shop"
+        for old in store.list():  # the demo namespace is the demo's own: start it afresh
+            store.forget(old.id)
+        on_line(f"1/3 recording {len(PAST_RUNS)} real browser sessions (Playwright + {executable}) on the local shop {shop}/")
+        runs = await record_past_runs(shop, settings.home / "demo" / "traces", executable_path=executable, headless=headless)
+        on_line(f"2/3 condensing the traces into episodes and storing them in {store.location} (namespace '{DEMO_NAMESPACE}')")
+        episodes = await condense_runs(runs)
+        store.add_many(episodes)
+        coach = Coach(store)
+        start = f"{shop}/index.html"
+        on_line(f"3/3 asking the coach about a new task: {NEW_TASK!r}")
+        hits = await coach.retrieve(NEW_TASK, start)
+        advice = await coach.advise(NEW_TASK, start, hits=hits)
+        report = DemoReport(shop=shop, traces=runs, episodes=episodes, hits=hits, advice=advice)
+        if model is not None:
+            from ..hooks.runner import run_task
+
+            on_line(f"running a coached browser-use agent ({model}) on the new task")
+            report.agent = await run_task(
+                NEW_TASK,
+                llm=model,
+                url=start,
+                coach=coach,
+                headless=headless,
+                browser=executable,
+                max_steps=15,
+                history_dir=settings.runs_dir,
+            )
+    return report

@@ -51,3 +51,65 @@ def chromium() -> str:
     if CHROMIUM is None:
         pytest.fail("Debian chromium is required for browser tests: apt-get install -y chromium")
     return CHROMIUM
+
+
+# Planted by the `shop_trace` recording; tests assert that none of them survives condensing or storing.
+SHOP_TRACE_SECRETS = ("Hunter2-Secret!", "jane.doe@example.org", "sk-ant-api03-FAKEFAKEFAKEFAKEFAKE1234")
+
+
+@pytest.fixture(scope="session")
+def _shop_recording(site: str, chromium: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from webcoach.hooks.playwright import record_trace_sync
+
+    out = tmp_path_factory.mktemp("shop-recording")
+    trace, har = out / "trace.zip", out / "run.har"
+    shop = f"{site}/shop"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            context = browser.new_context(record_har_path=str(har))
+            with record_trace_sync(context, trace):
+                page = context.new_page()
+                page.goto(f"{shop}/index.html")
+                page.fill("#q", SHOP_TRACE_SECRETS[2])
+                page.press("#q", "Enter")
+                page.wait_for_url("**/search.html*")
+                try:
+                    page.click("#add-to-cart", timeout=300)
+                except PlaywrightError:
+                    pass  # the failing click is part of the recording
+                page.goto(f"{shop}/deals.html")
+                page.click("text=Last week's deal")
+                page.go_back()
+                page.goto(f"{shop}/login.html")
+                page.fill("#email", SHOP_TRACE_SECRETS[1])
+                page.locator("#password").press_sequentially(SHOP_TRACE_SECRETS[0])
+                page.click("#signin")
+                page.wait_for_url("**/account.html*")
+            context.close()  # writes the HAR
+        finally:
+            browser.close()
+    return trace, har
+
+
+@pytest.fixture(scope="session")
+def shop_trace(_shop_recording: tuple[Path, Path]) -> Path:
+    """A real Playwright trace.zip of one run on the local shop (recorded once per session; do not modify it).
+
+    Steps: goto index.html; fill the search box #q with the API-key-looking "sk-ant-api03-FAKEFAKEFAKEFAKEFAKE1234";
+    press Enter (-> search.html?q=<that key>); click the missing "#add-to-cart" (fails: 300 ms timeout); goto deals.html
+    (throws "ReferenceError: loadDeals is not defined"); click "Last week's deal" (expired-deal.html -> 404); go back;
+    goto login.html; fill #email with "jane.doe@example.org"; type "Hunter2-Secret!" into the password field #password;
+    click #signin (-> account.html?email=...&password=Hunter2-Secret%21). The three planted values are
+    SHOP_TRACE_SECRETS: none of them may survive parsing, condensing or storing.
+    """
+    return _shop_recording[0]
+
+
+@pytest.fixture(scope="session")
+def shop_har(_shop_recording: tuple[Path, Path]) -> Path:
+    """The HAR (record_har_path) of the same run as `shop_trace`, with the same planted secrets."""
+    return _shop_recording[1]

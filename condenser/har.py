@@ -1,0 +1,175 @@
+"""Read a HAR (HTTP Archive 1.2, e.g. Playwright's `record_har_path`) into a redacted Trajectory.
+
+A HAR records requests, not actions: each page/document load becomes a `goto` step with its HTTP status, and every
+failing request (status >= 400, or no response at all) becomes an HttpFailure. Values sent under secret-looking names
+(query strings, form and JSON bodies) are registered with the Redactor before any URL is kept; bodies themselves,
+headers and cookies are never kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .errors import InputError
+from .redact import SENSITIVE_KEY, Redactor
+from .trajectory import HttpFailure, Step, Trajectory
+
+_NOT_PAGES = ("about:", "data:", "blob:", "chrome:", "chrome-error:")
+
+
+def parse_har(data: Mapping[str, Any], redactor: Redactor, *, source: str | None = None) -> Trajectory:
+    """Parse a HAR already loaded as JSON; `source` names it in error messages."""
+    name = source or "<HAR>"
+    log = data.get("log") if isinstance(data, Mapping) else None
+    if not isinstance(log, Mapping):
+        raise InputError(f"{name}: not a HAR (no 'log' object); export it again, e.g. with Playwright's record_har_path")
+    entries = log.get("entries")
+    if not isinstance(entries, list):
+        raise InputError(f"{name}: malformed HAR: 'log.entries' is {type(entries).__name__}, expected a list of requests")
+    usable = [e for e in entries if isinstance(e, Mapping) and isinstance(_request(e).get("url"), str)]
+    if not usable:
+        raise InputError(f"{name}: the HAR holds no readable requests; record it with the HAR on from the first page load")
+    # Stable sort on start time: HAR writers usually keep order, but concurrent requests may be written late.
+    timed = sorted(enumerate(usable), key=lambda ie: (_started(ie[1]) or float("inf"), ie[0]))
+    ordered = [e for _, e in timed]
+
+    for value in _secret_values(ordered):  # secrets first, before any string is kept
+        redactor.add_secret(value)
+
+    steps: list[Step] = []
+    current: str | None = None
+    for entry in ordered:
+        response = _response(entry)
+        status = _status(response)
+        url = str(_request(entry)["url"])
+        if not _is_document(entry) or url.startswith(_NOT_PAGES):
+            continue
+        if status is not None and 300 <= status < 400 and response.get("redirectURL"):
+            continue  # a hop in a redirect chain: the step is the page it ends on
+        failure = _failure_text(entry)
+        elapsed = _number(entry.get("time"))
+        steps.append(
+            Step(
+                index=len(steps),
+                action="goto",
+                url=redactor.url(current),
+                target=redactor.url(url),
+                error=redactor.text(" ".join(failure.split())) if failure else None,
+                http_status=status if status and status > 0 else None,
+                started_at=_started(entry),
+                duration_s=round(elapsed / 1000, 3) if elapsed is not None and elapsed >= 0 else None,
+            )
+        )
+        current = url
+
+    started = [t for t in (_started(e) for e in ordered) if t is not None]
+    ended = [t + (_number(e.get("time")) or 0.0) / 1000 for e in ordered if (t := _started(e)) is not None]
+    return Trajectory(
+        source_kind="har",
+        steps=tuple(steps),
+        start_url=next((s.target for s in steps), None),
+        http_failures=_failures(ordered, redactor),
+        started_at=min(started) if started else None,
+        duration_s=round(max(ended) - min(started), 3) if started else None,
+        source=source,
+    )
+
+
+def _failures(entries: list[Mapping[str, Any]], redactor: Redactor) -> tuple[HttpFailure, ...]:
+    seen: dict[tuple[str, int, str], None] = {}
+    for entry in entries:
+        status = _status(_response(entry))
+        failed = bool(_failure_text(entry)) or status is None or status <= 0
+        if failed or (status is not None and status >= 400):
+            url = redactor.url(str(_request(entry)["url"])) or ""
+            method = _request(entry).get("method")
+            seen[(url, 0 if failed else int(status or 0), method if isinstance(method, str) else "GET")] = None
+    return tuple(HttpFailure(url=u, status=s, method=m) for u, s, m in seen)
+
+
+def _secret_values(entries: list[Mapping[str, Any]]) -> Iterator[str]:
+    for entry in entries:
+        request = _request(entry)
+        pairs = list(parse_qsl(urlsplit(str(request["url"])).query, keep_blank_values=True))
+        post = request.get("postData")
+        if isinstance(post, Mapping):
+            pairs += [(str(p.get("name")), str(p.get("value"))) for p in post.get("params") or [] if isinstance(p, Mapping)]
+            text = post.get("text")
+            if isinstance(text, str):
+                pairs += _body_pairs(text)
+        for key, value in pairs:
+            if value and SENSITIVE_KEY.search(key):
+                yield value
+
+
+def _body_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        return list(parse_qsl(text, keep_blank_values=True))
+    pairs: list[tuple[str, str]] = []
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(v, str | int | float) and not isinstance(v, bool):
+                    pairs.append((str(k), str(v)))
+                else:
+                    stack.append(v)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return pairs
+
+
+def _is_document(entry: Mapping[str, Any]) -> bool:
+    kind = entry.get("_resourceType")  # Chromium and Playwright HARs say it outright
+    if isinstance(kind, str):
+        return kind == "document"
+    for header in _request(entry).get("headers") or []:
+        if isinstance(header, Mapping) and str(header.get("name", "")).lower() == "sec-fetch-dest":
+            return header.get("value") == "document"
+    content = _response(entry).get("content")
+    mime = content.get("mimeType") if isinstance(content, Mapping) else None
+    return _request(entry).get("method", "GET") == "GET" and isinstance(mime, str) and mime.startswith("text/html")
+
+
+def _failure_text(entry: Mapping[str, Any]) -> str | None:
+    for holder in (entry, _response(entry)):
+        text = holder.get("_failureText") or holder.get("_error")
+        if isinstance(text, str) and text:
+            return text
+    return None
+
+
+def _started(entry: Mapping[str, Any]) -> float | None:
+    when = entry.get("startedDateTime")
+    if not isinstance(when, str):
+        return None
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _status(response: Mapping[str, Any]) -> int | None:
+    status = _number(response.get("status"))
+    return int(status) if status is not None else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _request(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    request = entry.get("request")
+    return request if isinstance(request, Mapping) else {}
+
+
+def _response(entry: Mapping[str, Any]) -> Mapping[str, Any]:
+    response = entry.get("response")
+    return response if isinstance(response, Mapping) else {}

@@ -1,0 +1,480 @@
+"""Read a Playwright trace.zip (format versions up to 10) into a redacted Trajectory.
+
+Secrets are collected before any string is built: text typed into a password field (known from the selector, from the
+element Playwright resolved, from the element a DOM snapshot marks as the target, or from focus left on such an element)
+and every value a password input holds in any DOM snapshot. Only then are steps, URLs and errors extracted, each through
+the Redactor. DOM and aria snapshots, log lines (other than navigations), request bodies and sources are never kept.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+import zlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .errors import InputError
+from .redact import Redactor
+from .trajectory import HttpFailure, Step, Trajectory
+
+NEWEST_VERSION = 10
+_ASSUMED_VERSION = 6  # what Playwright's own loader assumes when a trace names no version
+
+_TRACE_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.trace$")
+_NETWORK_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.network$")
+_EVALUATE = "evaluate"  # kept only when a trace holds nothing else
+
+# Keys are API names squeezed to lowercase letters: protocol methods (v4+), apiName (v4-7) or title (v8+) tails.
+_ACTION_BY_NAME: dict[str, str] = {
+    **dict.fromkeys(("goto", "reload"), "goto"),
+    **dict.fromkeys(("click", "dblclick", "tap", "mouseclick", "mousedblclick"), "click"),
+    **dict.fromkeys(("fill", "type", "presssequentially", "keyboardtype", "keyboardinserttext", "inserttext"), "fill"),
+    **dict.fromkeys(("press", "keyboardpress"), "press"),
+    "selectoption": "select",
+    **dict.fromkeys(("check", "uncheck", "setchecked"), "check"),
+    "hover": "hover",
+    **dict.fromkeys(("mousewheel", "wheel", "scrollintoviewifneeded", "scrollintoview"), "scroll"),
+    "goback": "back",
+    "setinputfiles": "upload",
+    **dict.fromkeys(("waitforselector", "waitfortimeout", "waitforfunction"), "wait"),
+    **dict.fromkeys(("textcontent", "innertext", "innerhtml", "getattribute", "inputvalue"), "extract"),
+    **dict.fromkeys(("goforward", "draganddrop", "expect"), "other"),
+    "bringtofront": "tab",
+    **dict.fromkeys(("evaluate", "evaluateexpression", "evaluatehandle", "evaluateexpressionhandle"), _EVALUATE),
+}
+_TYPED_KEYS = {"\n": "Enter", "\r": "Enter", "\r\n": "Enter", "\t": "Tab"}
+
+# Selectors, resolved elements and DOM attributes that mean "what is typed here is secret".
+_SECRET_SELECTOR = re.compile(r"pass(?:word|wd|phrase|code)|pwd|secret|api[-_ ]?key|token|one-time-code|cvv|cvc|cc-number", re.I)
+_RESOLVED_SECRET = re.compile(r"resolved to (?:visible )?<input\b[^>]*\btype=\"password\"", re.I)
+_SECRET_MARKUP = re.compile(r"password|one-time-code|cc-number|cc-csc", re.I)  # cheap pre-check before walking a DOM
+_SECRET_AUTOCOMPLETE = {"current-password", "new-password", "one-time-code", "cc-number", "cc-csc"}
+_NAVIGATED = re.compile(r'navigated to "(.+)"')
+_WAITING_FOR = re.compile(r"^\s*waiting for (.+?)(?: to be \w+)?$")
+
+
+@dataclass(kw_only=True)
+class _Call:
+    call_id: str
+    cls: str = ""
+    method: str = ""
+    label: str = ""  # apiName (v4-7) or title (v8+)
+    params: dict[str, Any] = field(default_factory=dict)
+    start: float | None = None  # monotonic ms
+    end: float | None = None
+    wall: float | None = None  # epoch ms, only older formats put it on each call
+    error: str | None = None
+    parent: str | None = None
+    logs: list[str] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)  # snapshot phase -> main-frame URL
+    secret_target: bool = False  # a DOM snapshot marks a password input as this call's target
+
+
+@dataclass(kw_only=True)
+class _Raw:
+    wall: float | None = None
+    mono: float | None = None
+    clock: tuple[float, float] | None = None  # (monotonic ms, epoch ms) seen together in a snapshot
+    events: int = 0
+    calls: dict[str, _Call] = field(default_factory=dict)
+    snapshot_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # v<=8: snapshotName -> (callId, phase)
+    snapshots: list[tuple[str | None, str | None, str | None, str | None, bool]] = field(default_factory=list)
+    main_frames: set[str] = field(default_factory=set)
+    console: list[tuple[float, str]] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    secret_values: set[str] = field(default_factory=set)
+
+
+def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
+    """Parse a trace.zip written by `context.tracing.stop(path=...)`; every extracted string is redacted."""
+    path = Path(path)
+    trace_lines, network_lines = _read_zip(path)
+    raw = _Raw()
+    for line, event in _events(trace_lines):
+        raw.events += 1
+        _ingest(raw, event, line, path)
+    for _, event in _events(network_lines):
+        if event.get("type") == "resource-snapshot" and isinstance(event.get("snapshot"), dict):
+            raw.resources.append(event["snapshot"])
+    if raw.events == 0:
+        raise InputError(f"{path}: the trace holds no events (empty or cut off before the first one); record it again")
+    if not raw.calls:
+        raise InputError(f"{path}: the trace holds no browser actions; start tracing before driving the page")
+    _resolve_snapshots(raw)
+    _collect_secrets(raw, redactor)  # before any string below is built
+    return _build(raw, redactor, path)
+
+
+def _read_zip(path: Path) -> tuple[list[str], list[str]]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            traces = sorted(n for n in names if _TRACE_FILE.search(n))
+            if not traces:
+                raise InputError(f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()")
+            networks = sorted(n for n in names if _NETWORK_FILE.search(n))
+            read = [archive.read(n).decode("utf-8", errors="replace").splitlines() for n in (*traces, *networks)]
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again") from exc
+    return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
+
+
+def _events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            yield line, event
+
+
+def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
+    kind = event.get("type")
+    if kind == "context-options":
+        version = event.get("version", _ASSUMED_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InputError(f"{path}: trace format version {version!r} is not a number; not a Playwright trace")
+        if version > NEWEST_VERSION:
+            raise InputError(
+                f"{path}: trace format version {version} is newer than this webcoach reads (up to {NEWEST_VERSION}); upgrade webcoach"
+            )
+        raw.wall, raw.mono = _num(event, "wallTime"), _num(event, "monotonicTime")
+    elif kind in ("before", "action"):
+        _ingest_call(raw, event)
+    elif kind in ("input", "after"):
+        call = raw.calls.get(str(event.get("callId")))
+        if call is not None:
+            _finish_call(raw, call, event)
+    elif kind == "log":
+        call = raw.calls.get(str(event.get("callId")))
+        if call is not None and isinstance(event.get("message"), str):
+            call.logs.append(event["message"])
+    elif kind == "frame-snapshot" and isinstance(event.get("snapshot"), dict):
+        _ingest_snapshot(raw, event["snapshot"], line)
+    elif kind == "console" and event.get("messageType") == "error":
+        _ingest_console(raw, event)
+    elif kind == "event" and event.get("method") == "pageError":
+        message = _error_message(_dict(event, "params").get("error"))
+        if message:
+            raw.console.append((_num(event, "time") or 0.0, message))
+    elif kind == "resource-snapshot" and isinstance(event.get("snapshot"), dict):
+        raw.resources.append(event["snapshot"])
+
+
+def _ingest_call(raw: _Raw, event: dict[str, Any]) -> None:
+    meta = event.get("metadata")
+    if isinstance(meta, dict):  # formats up to 3: one "action" event wrapping everything
+        if meta.get("internal") or str(meta.get("method", "")).startswith("tracing"):
+            return
+        event = {**meta, "callId": meta.get("id"), "class": meta.get("type"), "error": meta.get("error")}
+        for snap in meta.get("snapshots") or []:
+            if isinstance(snap, dict) and isinstance(snap.get("snapshotName"), str):
+                raw.snapshot_names[snap["snapshotName"]] = (str(event["callId"]), _phase(snap.get("title")))
+    call_id = event.get("callId")
+    if not isinstance(call_id, str | int):
+        return
+    call = raw.calls.setdefault(str(call_id), _Call(call_id=str(call_id)))
+    call.cls, call.method = _str(event, "class") or "", _str(event, "method") or ""
+    call.label = _str(event, "apiName") or _str(event, "title") or ""
+    call.params = _dict(event, "params")
+    call.start, call.wall = _num(event, "startTime"), _num(event, "wallTime")
+    call.parent = _str(event, "parentId")
+    _finish_call(raw, call, event)
+
+
+def _finish_call(raw: _Raw, call: _Call, event: dict[str, Any]) -> None:
+    for key, phase in (("beforeSnapshot", "before"), ("inputSnapshot", "action"), ("afterSnapshot", "after")):
+        if isinstance(event.get(key), str):  # formats up to 8 name snapshots instead of giving them a phase
+            raw.snapshot_names[event[key]] = (call.call_id, phase)
+    if event.get("type") == "input":
+        return
+    call.end = _num(event, "endTime") or call.end
+    call.error = _error_message(event.get("error")) or call.error
+    logs = event.get("log")
+    if isinstance(logs, list):  # formats up to 5 keep the log on the call
+        call.logs.extend(x for x in logs if isinstance(x, str))
+
+
+def _ingest_snapshot(raw: _Raw, snap: dict[str, Any], line: str) -> None:
+    is_main = snap.get("isMainFrame") is not False
+    if snap.get("isMainFrame") is True and isinstance(snap.get("frameId"), str):
+        raw.main_frames.add(snap["frameId"])
+    timestamp, wall = _num(snap, "timestamp"), _num(snap, "wallTime")
+    if raw.clock is None and timestamp is not None and wall is not None:
+        raw.clock = (timestamp, wall)
+    secret_target = False
+    if _SECRET_MARKUP.search(line):
+        secret_target = _scan_dom(snap.get("html"), raw.secret_values)
+    call_id = snap.get("callId")
+    url = _str(snap, "frameUrl") if is_main else None
+    raw.snapshots.append((str(call_id) if call_id else None, _str(snap, "phase"), _str(snap, "snapshotName"), url, secret_target))
+
+
+def _scan_dom(html: object, values: set[str]) -> bool:
+    """Add the value of every password-like input to `values`; True if one of them is marked as the call's target."""
+    secret_target = False
+    stack = [html]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, list) or not node or not isinstance(node[0], str):
+            continue  # text, or a reference into an earlier snapshot (scanned when it was read)
+        attrs = node[1] if len(node) > 1 and isinstance(node[1], dict) else None
+        if attrs and node[0].upper() == "INPUT":
+            kind, autocomplete = str(attrs.get("type", "")).lower(), str(attrs.get("autocomplete", "")).lower()
+            if kind == "password" or autocomplete in _SECRET_AUTOCOMPLETE:
+                for key in ("__playwright_value_", "value"):
+                    if isinstance(attrs.get(key), str):
+                        values.add(attrs[key])
+                secret_target = secret_target or "__playwright_target__" in attrs
+        stack.extend(node[2:] if attrs is not None else node[1:])
+    return secret_target
+
+
+def _ingest_console(raw: _Raw, event: dict[str, Any]) -> None:
+    text = _str(event, "text")
+    location = _str(_dict(event, "location"), "url") or ""
+    if not text or location.endswith("/favicon.ico"):  # the browser's own favicon probe is noise, not the page's error
+        return
+    if text.startswith("Failed to load resource") and location:
+        text = f"{text} ({location})"
+    raw.console.append((_num(event, "time") or 0.0, text))
+
+
+def _resolve_snapshots(raw: _Raw) -> None:
+    for call_id, phase, name, url, secret_target in raw.snapshots:
+        if name and name in raw.snapshot_names:
+            call_id, phase = call_id or raw.snapshot_names[name][0], phase or raw.snapshot_names[name][1]
+        call = raw.calls.get(call_id or "")
+        if call is None:
+            continue
+        call.secret_target = call.secret_target or secret_target
+        if url and phase and phase not in call.urls:
+            call.urls[phase] = url
+
+
+def _collect_secrets(raw: _Raw, redactor: Redactor) -> None:
+    for value in raw.secret_values:
+        redactor.add_secret(value)
+    focus_secret = False  # keyboard typing with no selector goes to whatever the last targeted call left focused
+    for call in raw.calls.values():
+        selector = _str(call.params, "selector")
+        targeted = selector is not None or call.cls == "ElementHandle"
+        own = (
+            call.secret_target
+            or (selector is not None and _SECRET_SELECTOR.search(selector) is not None)
+            or any(False for line in call.logs)
+        )
+        if targeted:
+            focus_secret = own
+        elif call.method in ("mouseClick", "mouseDown") or _str(call.params, "key") == "Tab":
+            focus_secret = False
+        text = _str(call.params, "value") or _str(call.params, "text")
+        if text and _classify(call) in ("fill", "press") and (own or (not targeted and focus_secret)):
+            redactor.add_secret(text)
+
+
+def _classify(call: _Call) -> str | None:
+    names = []
+    if call.label:
+        if call.label.lower().startswith("expect"):
+            names.append("expect")
+        names.append(_squeeze(call.label.rsplit(".", 1)[-1]))
+    names.append(_squeeze(call.method))
+    for name in names:
+        action = _ACTION_BY_NAME.get(name)
+        if action is not None:
+            if action == "fill" and _str(call.params, "text") in _TYPED_KEYS:
+                return "press"
+            return action
+    return None
+
+
+def _build(raw: _Raw, redactor: Redactor, path: Path) -> Trajectory:
+    offset = _clock_offset(raw)
+    documents = _documents(raw)
+    doc_times = [t for t, _ in documents]
+    steps: list[Step] = []
+    evaluations: list[Step] = []
+    current: str | None = None
+    for call in raw.calls.values():
+        began = call.urls.get("before") or call.urls.get("action") or current
+        action = _classify(call)
+        navigated = [m.group(1) for line in call.logs if (m := _NAVIGATED.search(line))]
+        goto_url = _str(call.params, "url") if action == "goto" and not call.error else None
+        current = call.urls.get("after") or (navigated[-1] if navigated else None) or goto_url or began
+        parent = raw.calls.get(call.parent or "")
+        if action is None or (parent is not None and _classify(parent) is not None):
+            continue  # internal call, or a sub-step of an action already kept
+        status = None
+        if call.start is not None and call.end is not None:
+            window = documents[bisect_left(doc_times, call.start) : bisect_right(doc_times, call.end)]
+            status = window[-1][1] if window and window[-1][1] > 0 else None
+        started = call.wall if call.wall is not None else (call.start + offset if call.start is not None and offset is not None else None)
+        # A reload names no URL: its target is the page it reloads.
+        target = redactor.url(_str(call.params, "url") or began) if action == "goto" else redactor.text(_target(call))
+        step = Step(
+            index=len(steps),
+            action="other" if action == _EVALUATE else action,
+            url=redactor.url(began),
+            target=target,
+            value=redactor.text(_value(call, action)),
+            error=redactor.text(_squeeze_error(call)),
+            http_status=status,
+            started_at=started / 1000 if started is not None else None,
+            duration_s=round((call.end - call.start) / 1000, 3) if call.start is not None and call.end is not None else None,
+        )
+        (evaluations if action == _EVALUATE else steps).append(step)
+    steps = steps or [replace(s, index=i) for i, s in enumerate(evaluations)]
+
+    starts = [c.start for c in raw.calls.values() if c.start is not None]
+    ends = [c.end for c in raw.calls.values() if c.end is not None]
+    started_at = min(starts) + offset if starts and offset is not None else raw.wall
+    start_url = next((u for s in steps for u in (s.url, s.target if s.action == "goto" else None) if _is_page(u)), None)
+    return Trajectory(
+        source_kind="playwright-trace",
+        steps=tuple(steps),
+        start_url=start_url,
+        console_errors=tuple(dict.fromkeys(redactor.text(t) or "" for _, t in sorted(raw.console, key=lambda x: x[0]))),
+        http_failures=_http_failures(raw, redactor),
+        started_at=started_at / 1000 if started_at is not None else None,
+        duration_s=round((max(ends) - min(starts)) / 1000, 3) if starts and ends else None,
+        source=str(path),
+    )
+
+
+def _clock_offset(raw: _Raw) -> float | None:
+    """Milliseconds to add to a monotonic time to get epoch milliseconds."""
+    if raw.wall is not None and raw.mono is not None and raw.wall > 0:
+        return raw.wall - raw.mono
+    for call in raw.calls.values():
+        if call.wall is not None and call.start is not None:
+            return call.wall - call.start
+    return raw.clock[1] - raw.clock[0] if raw.clock else None
+
+
+def _documents(raw: _Raw) -> list[tuple[float, int]]:
+    docs = []
+    for res in raw.resources:
+        frame = res.get("_frameref")
+        if res.get("_resourceType") != "document" or (raw.main_frames and frame not in raw.main_frames):
+            continue
+        when, status = _num(res, "_monotonicTime"), _num(_dict(res, "response"), "status")
+        if when is not None and status is not None:
+            docs.append((when, int(status)))
+    return sorted(docs)
+
+
+def _http_failures(raw: _Raw, redactor: Redactor) -> tuple[HttpFailure, ...]:
+    failures: dict[tuple[str, int, str], None] = {}
+    for res in raw.resources:
+        request, response = _dict(res, "request"), _dict(res, "response")
+        url, status = _str(request, "url"), _num(response, "status")
+        failed = bool(res.get("_failureText") or response.get("_failureText")) or (status is not None and status <= 0)
+        if url and (failed or (status is not None and status >= 400)):
+            failures[(redactor.url(url) or "", 0 if failed else int(status or 0), _str(request, "method") or "GET")] = None
+    return tuple(HttpFailure(url=u, status=s, method=m) for u, s, m in failures)
+
+
+def _target(call: _Call) -> str | None:
+    selector = _str(call.params, "selector")
+    if selector and selector.startswith("internal:"):  # get_by_role & co.: the log names the locator as the user wrote it
+        for line in call.logs:
+            if m := _WAITING_FOR.match(line):
+                return m.group(1)
+    if selector is None and call.method in ("mouseClick", "mouseDblclick"):
+        x, y = _num(call.params, "x"), _num(call.params, "y")
+        return f"point ({x:g}, {y:g})" if x is not None and y is not None else None
+    return selector
+
+
+def _value(call: _Call, action: str | None) -> str | None:
+    p = call.params
+    if action == "fill":
+        return _str(p, "value") if _str(p, "value") is not None else _str(p, "text")
+    if action == "press":
+        return _str(p, "key") or _TYPED_KEYS.get(_str(p, "text") or "")
+    if action == "select":
+        options = [o for o in (p.get("options") or []) if isinstance(o, dict)]
+        picked = [next((str(o[k]) for k in ("valueOrLabel", "value", "label", "index") if k in o), "") for o in options]
+        return ", ".join(x for x in picked if x) or None
+    if action == "check":
+        checked = p.get("checked", _squeeze(call.method) != "uncheck")
+        return "checked" if checked else "unchecked"
+    if action == "scroll" and (_num(p, "deltaY") or _num(p, "deltaX")):
+        dx, dy = _num(p, "deltaX") or 0.0, _num(p, "deltaY") or 0.0
+        return f"{'down' if dy > 0 else 'up'} {abs(dy):g}px" if dy else f"{'right' if dx > 0 else 'left'} {abs(dx):g}px"
+    if action == "upload":
+        files = [_str(f, "name") for f in p.get("payloads") or p.get("files") or [] if isinstance(f, dict)]
+        files += [PurePosixPath(f).name for f in p.get("localPaths") or [] if isinstance(f, str)]
+        return ", ".join(f for f in files if f) or None
+    if action == "wait" and _squeeze(call.method) == "waitfortimeout":
+        ms = _num(p, "waitTimeout") or _num(p, "timeout")
+        return f"{ms:g} ms" if ms is not None else None
+    if action == "other":
+        return _str(p, "expression")
+    if action == _EVALUATE:
+        expression = _str(p, "expression")
+        return expression[:200] if expression else None
+    return None
+
+
+def _squeeze_error(call: _Call) -> str | None:
+    if not call.error:
+        return None
+    message = " ".join(call.error.split())[:300]
+    if message.startswith("Timeout") and call.logs:  # "Timeout 500ms exceeded." alone does not say what it waited for
+        message = f"{message} ({' '.join(call.logs[-1].split())})"
+    return message
+
+
+def _error_message(error: object) -> str | None:
+    if isinstance(error, str):
+        return error or None
+    if not isinstance(error, dict):
+        return None
+    inner = error.get("error")
+    if isinstance(inner, dict):
+        error = inner
+    message, name = _str(error, "message") or _str(error, "value"), _str(error, "name")  # type: ignore[arg-type]
+    if message and name and name not in ("Error", "") and not message.startswith(name):
+        return f"{name}: {message}"
+    return message
+
+
+def _phase(title: object) -> str:
+    return "action" if title == "input" else str(title)
+
+
+def _is_page(url: str | None) -> bool:
+    return bool(url) and not str(url).startswith(("about:", "data:", "chrome:", "chrome-error:"))
+
+
+def _squeeze(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+def _str(d: Mapping[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _num(d: Mapping[str, Any], key: str) -> float | None:
+    value = d.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _dict(d: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = d.get(key)
+    return value if isinstance(value, dict) else {}

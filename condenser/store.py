@@ -1,0 +1,483 @@
+"""The episode store: past episodes in ChromaDB, one collection per namespace, searched by task similarity.
+
+The only module that imports chromadb. Embedded (a PersistentClient directory, one process at a time, see lock.py) or
+a Chroma server (WEBCOACH_CHROMA_URL, any number of processes). Embeddings are always computed by webcoach and passed
+explicitly, so Chroma's own embedding function (which downloads a model) never runs. Errors from Chroma are re-raised
+as one-line StoreErrors."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import chromadb
+import httpx
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Include, Metadata
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError, NotFoundError
+from pydantic import ValidationError
+
+from ..coach.ranking import Hit, RetrievalWeights, rank
+from .embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
+from .episode import SCHEMA_VERSION, Episode, domain_of
+from .errors import ConfigError, EmbedderMismatchError, InputError, StoreError
+from .lock import StoreLock
+from .migrations import check_not_newer, upgrade
+from .settings import ENV_CHROMA_URL, ENV_EMBED_MODEL_DIR, resolve
+
+__all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
+
+BATCH = 500  # records per Chroma add/get: large enough to amortise, small enough to stay under Chroma's max batch
+_CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreStats:
+    count: int
+    by_outcome: dict[str, int]
+    by_domain: list[tuple[str, int]]  # the 10 most frequent sites, most frequent first
+    embedder: str
+    dim: int
+    namespace: str
+    location: str
+    schema_version: int
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _why(exc: BaseException) -> str:
+    """A one-line reason; pydantic's own first line ("3 validation errors for Episode") says too little."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()[:3])
+    return _one_line(exc)
+
+
+def _chroma_settings() -> ChromaSettings:
+    # Chroma requires identical settings for every client of one path in a process: always build them here.
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+def query_text(task: str, url: str | None) -> str:
+    """Queries are embedded in the same shape as stored episodes (Episode.embedding_text) so the site counts too."""
+    domain = domain_of(url)
+    return f"{task} ({domain})" if domain else task
+
+
+class EpisodeStore:
+    """Episodes of one namespace. `EpisodeStore()` opens the embedded store under WEBCOACH_HOME, or the server at
+    WEBCOACH_CHROMA_URL when set; `path=` forces an embedded directory, `url=` a server."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        url: str | None = None,
+        namespace: str | None = None,
+        embedder: str | Embedder | None = None,
+        home: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if path is not None and url is not None:
+            raise ConfigError("give either path= (embedded store) or url= (Chroma server), not both")
+        settings = resolve(
+            home=home, chroma_url=url, namespace=namespace, embedder=embedder if isinstance(embedder, str) else None
+        )
+        self.namespace = settings.namespace
+        self._model_dir = settings.embed_model_dir
+        self._lock: StoreLock | None = None
+        self._closed = False
+        server_url = settings.chroma_url if path is None else None
+        if server_url is not None:
+            self.location = server_url
+            self._client = self._connect(server_url)
+        else:
+            chroma_dir = Path(path).expanduser() if path is not None else settings.chroma_path
+            self.location = str(chroma_dir)
+            self._lock = StoreLock(chroma_dir).acquire()
+            try:
+                with self._wrap("open the embedded store"):
+                    self._client = chromadb.PersistentClient(path=str(chroma_dir), settings=_chroma_settings())
+            except BaseException:
+                self._lock.release()
+                raise
+        try:
+            requested: str | Embedder | None = embedder if not isinstance(embedder, str) else settings.embedder
+            self._collection, self.embedder = self._open_collection(requested)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- opening ---------------------------------------------------------------------------------------------------
+
+    def _connect(self, url: str) -> ClientAPI:
+        parts = urlsplit(url)
+        ssl = parts.scheme == "https"
+        try:
+            port = parts.port or (443 if ssl else 8000)
+            return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=port, ssl=ssl, settings=_chroma_settings())
+        except _CHROMA_ERRORS as exc:
+            raise StoreError(
+                f"cannot reach Chroma server at {url}: {_one_line(exc)}; start it with "
+                f"`chroma run --path DIR --host 127.0.0.1 --port {parts.port or 8000}` or unset {ENV_CHROMA_URL}"
+            ) from exc
+
+    def _open_collection(self, requested: str | Embedder | None) -> tuple[Collection, Embedder]:
+        name = f"webcoach-{self.namespace}"
+        with self._wrap("open the collection"):
+            try:
+                collection: Collection | None = self._client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                collection = None
+        chosen: Embedder | None = None
+        if isinstance(requested, str):
+            chosen = resolve_embedder(requested, self._model_dir)
+        elif requested is not None:
+            chosen = requested
+        if collection is None:
+            embedder = chosen or resolve_embedder(None, self._model_dir)
+            metadata = {"embedder": embedder.name, "embedder_dim": embedder.dim, "schema_version": SCHEMA_VERSION}
+            with self._wrap("create the collection"):
+                # get_or_create: another client of the same server may have created it since we looked.
+                collection = self._client.get_or_create_collection(
+                    name, embedding_function=None, metadata=metadata, configuration={"hnsw": {"space": "cosine"}}
+                )
+        meta = dict(collection.metadata or {})
+        recorded, dim = meta.get("embedder"), meta.get("embedder_dim")
+        if not isinstance(recorded, str) or not isinstance(dim, int):
+            raise StoreError(
+                f"collection {name} at {self.location} was not made by webcoach (no embedder recorded): use another namespace"
+            )
+        check_not_newer(int(meta.get("schema_version", 0)), f"namespace {self.namespace!r} at {self.location}")
+        if chosen is None:
+            chosen = self._recorded_embedder(recorded)
+        if (chosen.name, chosen.dim) != (recorded, dim):
+            raise EmbedderMismatchError(
+                f"namespace {self.namespace!r} at {self.location} was built with embedder {recorded} (dim {dim}) but "
+                f"{chosen.name} (dim {chosen.dim}) was asked for: use embedder {recorded!r} (or leave it unset) "
+                "or pick a new namespace (--namespace / WEBCOACH_NAMESPACE)"
+            )
+        return collection, chosen
+
+    def _recorded_embedder(self, recorded: str) -> Embedder:
+        if recorded not in (HASHING_NAME, MINILM_NAME):
+            raise ConfigError(
+                f"namespace {self.namespace!r} was built with embedder {recorded!r}, which webcoach cannot load by name: "
+                "pass that embedder object as EpisodeStore(embedder=...)"
+            )
+        try:
+            return resolve_embedder(canonical_name(recorded), self._model_dir)
+        except ConfigError as exc:
+            raise ConfigError(
+                f"namespace {self.namespace!r} was built with embedder {recorded} but its model files are missing: "
+                f"{SETUP_HINT} (or use a new namespace)"
+            ) from exc
+
+    @contextmanager
+    def _wrap(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            raise
+        except _CHROMA_ERRORS as exc:
+            raise StoreError(f"Chroma could not {action} ({self.location}): {_one_line(exc)}") from exc
+
+    @property
+    def _col(self) -> Collection:
+        if self._closed:
+            raise StoreError("this EpisodeStore is closed: open a new one")
+        return self._collection
+
+    # -- records ---------------------------------------------------------------------------------------------------
+
+    def _metadata(self, episode: Episode) -> Metadata:
+        current = (
+            episode if episode.schema_version == SCHEMA_VERSION else episode.model_copy(update={"schema_version": SCHEMA_VERSION})
+        )
+        return {
+            "episode": current.model_dump_json(),
+            "domain": episode.domain or "",
+            "outcome": episode.outcome.value,
+            "created_at": episode.created_at.timestamp(),
+            "schema_version": SCHEMA_VERSION,
+            "helped": episode.helped,
+            "hurt": episode.hurt,
+        }
+
+    def _episode(self, record_id: str, meta: dict[str, Any]) -> Episode:
+        what = f"episode {record_id} in namespace {self.namespace!r}"
+        try:
+            data = json.loads(str(meta["episode"]))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            data = upgrade(data, what=what)
+            # The counters are updated in place by record_outcome: the metadata fields are the truth.
+            data["helped"], data["hurt"] = int(meta.get("helped", 0)), int(meta.get("hurt", 0))
+            return Episode.model_validate(data)
+        except StoreError:
+            raise
+        except (KeyError, ValueError, ValidationError) as exc:
+            raise StoreError(f"{what} is unreadable ({_why(exc)}): remove it with forget({record_id!r})") from exc
+
+    def _existing(self, ids: Sequence[str]) -> set[str]:
+        with self._wrap("look up ids"):
+            return set(self._col.get(ids=list(ids), include=[])["ids"])
+
+    def _add(self, episodes: Iterable[Episode]) -> tuple[list[str], int]:
+        ids: list[str] = []
+        added = 0
+        batch: dict[str, Episode] = {}
+
+        def flush() -> int:
+            stored = self._existing(list(batch))
+            fresh = [e for i, e in batch.items() if i not in stored]
+            batch.clear()
+            if not fresh:
+                return 0
+            embeddings = np.asarray(self.embedder.embed([e.embedding_text() for e in fresh]), dtype=np.float32)
+            with self._wrap("add episodes"):
+                self._col.add(
+                    ids=[e.id for e in fresh],
+                    embeddings=embeddings,
+                    documents=[e.embedding_text() for e in fresh],
+                    metadatas=[self._metadata(e) for e in fresh],
+                )
+            return len(fresh)
+
+        for episode in episodes:
+            if not isinstance(episode, Episode):
+                raise InputError(f"EpisodeStore.add takes Episode objects, got {type(episode).__name__}")
+            ids.append(episode.id)
+            batch.setdefault(episode.id, episode)  # the first of duplicate ids wins, as a re-add would
+            if len(batch) >= BATCH:
+                added += flush()
+        if batch:
+            added += flush()
+        return ids, added
+
+    def add(self, episode: Episode) -> str:
+        """Store an episode; returns its id. Adding an id already stored changes nothing."""
+        return self._add([episode])[0][0]
+
+    def add_many(self, episodes: Iterable[Episode]) -> list[str]:
+        """Store episodes in batches of 500; returns their ids in order (ids already stored are left as they are)."""
+        return self._add(episodes)[0]
+
+    def get(self, episode_id: str) -> Episode:
+        with self._wrap("read an episode"):
+            found = self._col.get(ids=[episode_id], include=["metadatas"])
+        if not found["ids"]:
+            raise StoreError(f"no episode {episode_id} in namespace {self.namespace!r}")
+        return self._episode(episode_id, dict((found["metadatas"] or [{}])[0]))
+
+    def count(self) -> int:
+        with self._wrap("count episodes"):
+            return self._col.count()
+
+    def forget(self, episode_id: str) -> bool:
+        """Delete an episode; False when there was none with that id."""
+        if not self._existing([episode_id]):
+            return False
+        with self._wrap("delete an episode"):
+            self._col.delete(ids=[episode_id])
+        return True
+
+    def record_outcome(self, ids: Iterable[str], success: bool) -> int:
+        """A coached run that drew advice from these episodes ended: count it as helped (success) or hurt. Returns how
+        many of the ids were found (unknown ids are skipped: an episode may have been forgotten since)."""
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return 0
+        with self._wrap("read episodes"):
+            found = self._col.get(ids=unique, include=["metadatas"])
+        updated_ids: list[str] = []
+        metadatas: list[Metadata] = []
+        for record_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
+            episode = self._episode(record_id, dict(meta))
+            key = "helped" if success else "hurt"
+            bumped = episode.model_copy(update={key: getattr(episode, key) + 1})
+            updated_ids.append(record_id)
+            metadatas.append(self._metadata(bumped))
+        if updated_ids:
+            with self._wrap("update episodes"):
+                self._col.update(ids=updated_ids, metadatas=metadatas)
+        return len(updated_ids)
+
+    # -- retrieval -------------------------------------------------------------------------------------------------
+
+    def search(
+        self,
+        task: str,
+        url: str | None = None,
+        k: int = 5,
+        *,
+        weights: RetrievalWeights | None = None,
+        now: datetime | None = None,
+    ) -> list[Hit]:
+        """The k episodes most worth showing for `task` (on the page at `url`), best first: the `weights.overfetch`
+        nearest by embedding, re-ranked by similarity, recency, usefulness and same site (coach/ranking.py)."""
+        if k < 1:
+            return []
+        w = weights or RetrievalWeights()
+        query = np.asarray(self.embedder.embed([query_text(task, url)]), dtype=np.float32)
+        with self._wrap("search"):
+            result = self._col.query(
+                query_embeddings=query,
+                n_results=max(w.overfetch, k),
+                include=["metadatas", "distances"],
+            )
+        ids = result["ids"][0]
+        metas = (result["metadatas"] or [[]])[0]
+        distances = (result["distances"] or [[]])[0]
+        # Chroma's cosine distance is 1 - cosine similarity.
+        candidates = [(self._episode(i, dict(m)), 1.0 - float(d)) for i, m, d in zip(ids, metas, distances, strict=True)]
+        return rank(candidates, url=url, now=now, weights=w, k=k)
+
+    def _scan(self, include: Include) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+        """Every record, in pages: Chroma has no ORDER BY, so listing and export sort on our side."""
+        offset = 0
+        while True:
+            with self._wrap("read episodes"):
+                page = self._col.get(limit=5000, offset=offset, include=include)
+            ids = page["ids"]
+            if not ids:
+                return
+            yield ids, [dict(m) for m in (page["metadatas"] or [{}] * len(ids))]
+            offset += len(ids)
+
+    def _sorted_ids(self) -> list[tuple[float, str]]:
+        keys: list[tuple[float, str]] = []
+        for ids, metas in self._scan(["metadatas"]):
+            keys.extend((float(m.get("created_at", 0.0)), i) for i, m in zip(ids, metas, strict=True))
+        return sorted(keys)
+
+    def _fetch(self, ids: Sequence[str]) -> Iterator[Episode]:
+        """Episodes for ids, in the order given."""
+        for start in range(0, len(ids), BATCH):
+            chunk = list(ids[start : start + BATCH])
+            with self._wrap("read episodes"):
+                found = self._col.get(ids=chunk, include=["metadatas"])
+            by_id = dict(zip(found["ids"], found["metadatas"] or [], strict=True))
+            for i in chunk:
+                if i in by_id:
+                    yield self._episode(i, dict(by_id[i]))
+
+    def list(self, limit: int | None = None, offset: int = 0) -> list[Episode]:
+        """Episodes newest first."""
+        newest = [i for _, i in reversed(self._sorted_ids())]
+        page = newest[offset:] if limit is None else newest[offset : offset + limit]
+        return list(self._fetch(page))
+
+    def stats(self) -> StoreStats:
+        outcomes: Counter[str] = Counter()
+        domains: Counter[str] = Counter()
+        for _ids, metas in self._scan(["metadatas"]):
+            for m in metas:
+                outcomes[str(m.get("outcome", "unknown"))] += 1
+                if m.get("domain"):
+                    domains[str(m["domain"])] += 1
+        return StoreStats(
+            count=sum(outcomes.values()),
+            by_outcome=dict(sorted(outcomes.items())),
+            by_domain=sorted(domains.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
+            embedder=self.embedder.name,
+            dim=self.embedder.dim,
+            namespace=self.namespace,
+            location=self.location,
+            schema_version=SCHEMA_VERSION,
+        )
+
+    # -- export / import -------------------------------------------------------------------------------------------
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        """Write every episode as JSONL (oldest first, then by id); returns how many. The file appears whole or not at all."""
+        target = Path(path)
+        tmp = target.with_name(target.name + ".partial")
+        written = 0
+        try:
+            with tmp.open("w", encoding="utf-8", newline="\n") as out:
+                for episode in self._fetch([i for _, i in self._sorted_ids()]):
+                    out.write(episode.model_dump_json() + "\n")
+                    written += 1
+            tmp.replace(target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        return written
+
+    def import_(self, path: str | os.PathLike[str]) -> tuple[int, int]:
+        """Add the episodes of a JSONL export; returns (added, skipped as already stored). The whole file is checked
+        first: one bad line and nothing is added."""
+        source = Path(path)
+        try:
+            lines = source.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {source}: {exc}") from exc
+        episodes: list[Episode] = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("not a JSON object")
+                episodes.append(Episode.model_validate(upgrade(data, what=f"{source} line {number}")))
+            except StoreError as exc:  # a newer schema
+                raise InputError(f"{exc}; nothing was imported") from exc
+            except (ValueError, ValidationError) as exc:
+                raise InputError(f"{source} line {number} is not an episode ({_why(exc)}); nothing was imported") from exc
+        _, added = self._add(episodes)
+        return added, len(episodes) - added
+
+    # -- lifetime --------------------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            client = getattr(self, "_client", None)
+            if client is not None:
+                with self._wrap("close"):
+                    client.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def __enter__(self) -> EpisodeStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EpisodeStore(namespace={self.namespace!r}, location={self.location!r}, embedder={self.embedder.name!r})"
+
+
+def download_default_model() -> Path:
+    """Fetch all-MiniLM-L6-v2 (ONNX) into Chroma's cache with Chroma's own downloader; returns the folder. Needs internet."""
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    folder = Path(ONNXMiniLM_L6_V2.DOWNLOAD_PATH) / ONNXMiniLM_L6_V2.EXTRACTED_FOLDER_NAME
+    try:
+        ONNXMiniLM_L6_V2()._download_model_if_not_exists()
+    except (httpx.HTTPError, OSError, ValueError, tarfile.TarError) as exc:
+        raise ConfigError(
+            f"cannot download {MINILM_NAME} from {ONNXMiniLM_L6_V2.MODEL_DOWNLOAD_URL}: {_one_line(exc)}; without internet, "
+            f"copy a folder holding model.onnx and tokenizer.json from another machine and set {ENV_EMBED_MODEL_DIR} to it"
+        ) from exc
+    return folder

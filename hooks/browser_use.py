@@ -1,0 +1,142 @@
+"""The one module that reaches into browser-use internals: coaching a running `browser_use.Agent`.
+
+Advice reaches the agent's NEXT LLM call as a one-shot `ActionResult(include_extracted_content_only_once=True)` in
+`agent.state.last_result` (measured: it shows once in the next prompt's read-state block and does not alter the agent's
+history; the private context-message route is cleared every step and does not work). Retrieval runs concurrently with the
+agent's own LLM call; every wait on the coach has a timeout, and any failure leaves the step unadvised (fail open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from browser_use.agent.views import ActionResult
+
+from ..condenser.browser_use_history import parse_history
+from ..condenser.condense import acondense
+from ..condenser.episode import Episode, Outcome
+from ..condenser.redact import Redactor
+from ..condenser.sources import sensitive_values
+from .base import RunHooks
+
+if TYPE_CHECKING:
+    from ..coach.advice import Advice
+    from ..coach.coach import Coach
+    from ..coach.ranking import Hit
+
+log = logging.getLogger("webcoach")
+
+
+class CoachingSession(RunHooks):
+    """Coaching state for one agent run: the advice given so far and the retrieval under way."""
+
+    def __init__(self, coach: Coach, agent: Any, *, on_advice: Callable[[Advice], None] | None = None) -> None:
+        self.coach = coach
+        self.agent = agent
+        self.task: str = str(getattr(agent, "task", "") or "")
+        self.given: list[Advice] = []
+        self.on_advice = on_advice
+        self.episode: Episode | None = None
+        self._sensitive = getattr(agent, "sensitive_data", None)
+        self._secrets = sensitive_values(self._sensitive)
+        self._hits: asyncio.Task[list[Hit]] | None = None
+        self._hits_url: str | None = None
+        self._started = False
+
+    # --- the moments ------------------------------------------------------------------------------------------------
+
+    async def before_step(self, agent: Any) -> None:
+        try:
+            url = await self._current_url(agent)
+            self._prefetch(url)
+            if not self._started:
+                self._started = True
+                advice = await asyncio.wait_for(self._decide(url, None), self.coach.config.timeout_s)
+                if advice is not None:
+                    self._inject(agent, advice)
+        except Exception as exc:  # fail open: the coach must never end or stall the run
+            self._skip("before step", exc)
+
+    async def after_step(self, agent: Any) -> None:
+        try:
+            url = await self._current_url(agent)
+            trajectory = parse_history(agent.history, Redactor(self._secrets))
+            advice = await asyncio.wait_for(self._decide(url, trajectory), self.coach.config.timeout_s)
+            if advice is not None:
+                self._inject(agent, advice)
+            self._prefetch(url)
+        except Exception as exc:  # fail open
+            self._skip("after step", exc)
+
+    async def on_done(self, history: Any) -> Episode | None:
+        """Condense and store the run; credit or blame the episodes whose advice it was given."""
+        if self._hits is not None and not self._hits.done():
+            self._hits.cancel()
+        if not self.coach.config.store_runs:
+            return None
+        try:
+            episode = await acondense(history, task=self.task, sensitive_data=self._sensitive)
+            store = self.coach.store
+            await asyncio.to_thread(store.add, episode)
+            cited = sorted({i for a in self.given for i in a.episode_ids} - {episode.id})
+            if self.coach.config.update_usefulness and cited and episode.outcome is not Outcome.UNKNOWN:
+                await asyncio.to_thread(store.record_outcome, cited, episode.outcome is Outcome.SUCCESS)
+            self.episode = episode
+            return episode
+        except Exception as exc:  # a run that cannot be stored must not turn a finished run into a crash
+            self._skip("storing the run", exc)
+            return None
+
+    # --- internals --------------------------------------------------------------------------------------------------
+
+    def _prefetch(self, url: str | None) -> None:
+        """Start retrieval for the current page now, so it overlaps the agent's own LLM call."""
+        if self._hits is None or (url != self._hits_url and self._hits.done()):
+            self._hits_url = url
+            self._hits = asyncio.create_task(self.coach.retrieve(self.task, url))
+
+    async def _decide(self, url: str | None, trajectory: Any) -> Advice | None:
+        hits: list[Hit] = []
+        if self._hits is not None:
+            hits = await asyncio.shield(self._hits)
+        step = len(self.agent.history.history) if trajectory is not None else None
+        return await self.coach.advise(self.task, url, trajectory, step=step, given=self.given, hits=hits)
+
+    def _inject(self, agent: Any, advice: Advice) -> None:
+        note = ActionResult(extracted_content=advice.render(), include_extracted_content_only_once=True)
+        if agent.state.last_result:
+            agent.state.last_result.append(note)
+        else:
+            agent.state.last_result = [note]
+        self.given.append(advice)
+        if self.on_advice is not None:
+            with contextlib.suppress(Exception):  # a display callback must not break coaching
+                self.on_advice(advice)
+
+    @staticmethod
+    async def _current_url(agent: Any) -> str | None:
+        session = getattr(agent, "browser_session", None)
+        if session is not None:
+            with contextlib.suppress(Exception):
+                url = await asyncio.wait_for(session.get_current_page_url(), 2.0)
+                if url and url.startswith("http"):
+                    return str(url)
+        items = getattr(getattr(agent, "history", None), "history", None) or []
+        for item in reversed(items):
+            url = getattr(getattr(item, "state", None), "url", None)
+            if url and str(url).startswith("http"):
+                return str(url)
+        return None
+
+    @staticmethod
+    def _skip(moment: str, exc: BaseException) -> None:
+        kind = (
+            "timed out"
+            if isinstance(exc, TimeoutError)
+            else f"failed ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
+        )
+        log.warning("webcoach: coach %s %s; the agent goes on unadvised", moment, kind)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from webcoach.condenser.episode import Outcome
+from webcoach.condenser.rules import condense_rules
+from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
+
+SHOP = "http://127.0.0.1:9/shop"
+
+
+def _traj(*steps: Step, **kw: object) -> Trajectory:
+    return Trajectory(source_kind="browser-use-history", steps=steps, **kw)  # type: ignore[arg-type]
+
+
+def test_failed_run_yields_failure_modes_and_lessons() -> None:
+    traj = _traj(
+        Step(index=0, action="goto", url=f"{SHOP}/index.html", target=f"{SHOP}/index.html"),
+        Step(index=1, action="click", url=f"{SHOP}/search.html", target="#sort-by-price", error="Timeout 800ms exceeded."),
+        Step(index=2, action="click", url=f"{SHOP}/search.html", target="#sort-by-price", error="Timeout 800ms exceeded."),
+        Step(index=3, action="click", url=f"{SHOP}/search.html", target="#sort-by-price", error="Timeout 800ms exceeded."),
+        Step(index=4, action="done", url=f"{SHOP}/search.html", result="Could not sort by price"),
+        claimed_success=False,
+        final_answer="Could not sort by price",
+        http_failures=(HttpFailure(url=f"{SHOP}/expired-deal.html", status=404),),
+    )
+    ep = condense_rules(traj, "Find the cheapest science fiction book")
+    assert ep.outcome is Outcome.FAILURE and ep.outcome_by == "agent"
+    kinds = {f.kind for f in ep.failure_modes}
+    assert {"timeout", "loop", "http_error", "gave_up"} <= kinds
+    assert any("#sort-by-price" in lesson for lesson in ep.lessons)
+    assert any("expired-deal.html" in lesson for lesson in ep.lessons)
+    assert ep.step_count == 5 and ep.domain == "127.0.0.1"
+
+
+def test_successful_run_records_the_route_and_answer() -> None:
+    traj = _traj(
+        Step(index=0, action="goto", url="about:blank", target=f"{SHOP}/index.html"),
+        Step(index=1, action="click", url=f"{SHOP}/index.html", target="Catalog"),
+        Step(index=2, action="click", url=f"{SHOP}/catalog.html", target="Science fiction"),
+        Step(index=3, action="done", url=f"{SHOP}/catalog-scifi.html", result="Foundation, $7.25"),
+        claimed_success=True,
+        final_answer="Foundation, $7.25",
+    )
+    ep = condense_rules(traj, "Find the cheapest science fiction book")
+    assert ep.outcome is Outcome.SUCCESS
+    assert ep.what_worked[0].startswith("path: ") and "catalog-scifi.html" in ep.what_worked[0]
+    assert ep.final_answer == "Foundation, $7.25"
+    assert any("route worked" in lesson for lesson in ep.lessons)
+    assert not ep.failure_modes
+
+
+def test_verdict_precedence_human_over_judge_over_agent() -> None:
+    base = {"claimed_success": True, "judge_success": False, "judge_reason": "wrong book"}
+    traj = _traj(Step(index=0, action="done", url=f"{SHOP}/x.html"), **base)
+    assert condense_rules(traj, "t").outcome is Outcome.FAILURE
+    assert condense_rules(traj, "t").outcome_by == "judge"
+    human = condense_rules(traj, "t", outcome="success")
+    assert human.outcome is Outcome.SUCCESS and human.outcome_by == "human"
+
+
+def test_same_log_same_id_different_task_different_id() -> None:
+    traj = _traj(Step(index=0, action="goto", url=f"{SHOP}/index.html"))
+    a, b, c = condense_rules(traj, "task one"), condense_rules(traj, "task one"), condense_rules(traj, "task two")
+    assert a.id == b.id and a.content_hash == b.content_hash
+    assert a.id != c.id

@@ -1,0 +1,560 @@
+"""The episode store on real Chroma (temp dirs, a real `chroma run` server), ranking, migrations."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import chromadb
+import httpx
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from webcoach.coach.ranking import Hit, RetrievalWeights, rank, recency, same_site
+from webcoach.condenser import store as store_module
+from webcoach.condenser.embed import HashingEmbedder
+from webcoach.condenser.episode import SCHEMA_VERSION, Episode, Outcome, content_hash, domain_of
+from webcoach.condenser.errors import ConfigError, EmbedderMismatchError, InputError, StoreError, StoreLockedError
+from webcoach.condenser.lock import LOCK_NAME
+from webcoach.condenser.migrations import MIGRATIONS, upgrade
+from webcoach.condenser.store import EpisodeStore, StoreStats, download_default_model
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SHOP = "https://shop.example.com/index.html"
+CHROMA_BIN = Path(sys.executable).with_name("chroma")
+
+
+def make_episode(
+    task: str,
+    *,
+    url: str | None = SHOP,
+    days_ago: float = 1.0,
+    outcome: Outcome = Outcome.SUCCESS,
+    helped: int = 0,
+    hurt: int = 0,
+    salt: str = "",
+) -> Episode:
+    digest = content_hash(task, f"{url}|{days_ago}|{salt}")
+    return Episode(
+        id=digest[:16],
+        task=task,
+        start_url=url,
+        domain=domain_of(url),
+        outcome=outcome,
+        outcome_by="agent",
+        summary=f"Did: {task}",
+        key_steps=["open the start page", f"work on: {task}"],
+        lessons=["use the search box first"],
+        step_count=3,
+        duration_s=12.5,
+        created_at=NOW - timedelta(days=days_ago),
+        source_kind="test",
+        content_hash=digest,
+        helped=helped,
+        hurt=hurt,
+    )
+
+
+TASKS = [
+    "Find a vegetarian lasagna recipe with at least four stars",
+    "Buy the paperback edition of Dune",
+    "Log in and change the account email address",
+    "Book a one-way flight from Berlin to Paris",
+    "Compare the prices of two science fiction novels",
+]
+
+
+def open_store(path: Path, **kw: object) -> EpisodeStore:
+    return EpisodeStore(path, embedder=kw.pop("embedder", "hashing"), **kw)  # type: ignore[arg-type]
+
+
+def lock_is_free(chroma_dir: Path) -> bool:
+    """flock locks belong to an open file description, so a fresh open in this process sees our own lock too."""
+    fd = os.open(chroma_dir / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[EpisodeStore]:
+    with open_store(tmp_path / "chroma") as store:
+        yield store
+
+
+# -- basics ----------------------------------------------------------------------------------------------------------
+
+
+def test_round_trip_add_get_search_list_count_forget(db: EpisodeStore) -> None:
+    episodes = [make_episode(t, days_ago=i) for i, t in enumerate(TASKS)]
+    assert db.add(episodes[0]) == episodes[0].id
+    assert db.add_many(episodes[1:]) == [e.id for e in episodes[1:]]
+    assert db.count() == 5
+    assert db.get(episodes[2].id) == episodes[2]
+    assert [e.id for e in db.list()] == [e.id for e in episodes]  # newest first: days_ago 0, 1, 2...
+    assert [e.id for e in db.list(limit=2, offset=1)] == [episodes[1].id, episodes[2].id]
+    hits = db.search(TASKS[3], url=SHOP, k=3, now=NOW)
+    assert len(hits) == 3 and isinstance(hits[0], Hit)
+    assert hits[0].episode == episodes[3] and hits[0].similarity > 0.5
+    assert db.forget(episodes[3].id) is True
+    assert db.forget(episodes[3].id) is False
+    assert db.count() == 4
+    with pytest.raises(StoreError, match=rf"^no episode {episodes[3].id} in namespace 'default'$"):
+        db.get(episodes[3].id)
+    assert all(h.episode.id != episodes[3].id for h in db.search(TASKS[3], k=5))
+
+
+def test_adding_an_id_again_changes_nothing(db: EpisodeStore) -> None:
+    first = make_episode(TASKS[0])
+    db.add(first)
+    db.record_outcome([first.id], success=True)
+    # The same id with other content (as a re-condensed log would give) keeps what is stored, counters included.
+    again = first.model_copy(update={"summary": "changed", "helped": 0})
+    assert db.add(again) == first.id
+    assert db.add_many([again, make_episode(TASKS[1]), make_episode(TASKS[1])]) == [first.id, *[make_episode(TASKS[1]).id] * 2]
+    assert db.count() == 2
+    stored = db.get(first.id)
+    assert stored.summary == first.summary and stored.helped == 1
+
+
+def test_stats(db: EpisodeStore) -> None:
+    db.add_many(
+        [
+            make_episode(TASKS[0], outcome=Outcome.FAILURE),
+            make_episode(TASKS[1]),
+            make_episode(TASKS[2], url="https://books.example.org/"),
+            make_episode(TASKS[3], url=None, outcome=Outcome.UNKNOWN),
+        ]
+    )
+    stats = db.stats()
+    assert stats == StoreStats(
+        count=4,
+        by_outcome={"failure": 1, "success": 2, "unknown": 1},
+        by_domain=[("shop.example.com", 2), ("books.example.org", 1)],
+        embedder="hashing-v1",
+        dim=384,
+        namespace="default",
+        location=db.location,
+        schema_version=SCHEMA_VERSION,
+    )
+
+
+def test_closed_store_refuses_work(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "chroma")
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StoreError, match="closed"):
+        store.count()
+
+
+# -- ranking ---------------------------------------------------------------------------------------------------------
+
+
+def test_search_ranks_the_same_task_first(db: EpisodeStore) -> None:
+    db.add_many([make_episode(t) for t in TASKS])
+    for task in TASKS:
+        assert db.search(task, k=1, now=NOW)[0].episode.task == task
+
+
+def test_search_prefers_the_same_site(db: EpisodeStore) -> None:
+    task = "Find the store's return policy"
+    shop, books = make_episode(task, url=SHOP), make_episode(task, url="https://books.example.org/help")
+    db.add_many([shop, books])
+    assert [h.episode.id for h in db.search(task, url="https://shop.example.com/cart", now=NOW)] == [shop.id, books.id]
+    hits = db.search(task, url="https://www.books.example.org/", now=NOW)
+    assert [h.episode.id for h in hits] == [books.id, shop.id]
+    assert hits[0].same_site and not hits[1].same_site
+
+
+def test_search_prefers_recent_episodes(db: EpisodeStore) -> None:
+    old, new = make_episode(TASKS[0], days_ago=60), make_episode(TASKS[0], days_ago=1)
+    db.add_many([old, new])
+    hits = db.search(TASKS[0], now=NOW)
+    assert [h.episode.id for h in hits] == [new.id, old.id]
+    assert hits[0].recency == pytest.approx(0.5 ** (1 / 14)) and hits[1].recency == pytest.approx(0.5 ** (60 / 14))
+    # Without a recency weight the two are tied on everything else and the newer one still wins the tie.
+    flat = db.search(TASKS[0], now=NOW, weights=RetrievalWeights(recency=0.0))
+    assert flat[0].score == pytest.approx(flat[1].score)
+
+
+def test_usefulness_moves_with_recorded_outcomes(db: EpisodeStore) -> None:
+    a, b = make_episode(TASKS[1], salt="a"), make_episode(TASKS[1], salt="b")
+    db.add_many([a, b])
+    first, second = (h.episode.id for h in db.search(TASKS[1], now=NOW))
+    assert db.record_outcome([second, "no-such-id"], success=True) == 1
+    hits = db.search(TASKS[1], now=NOW)
+    assert hits[0].episode.id == second and hits[0].usefulness == pytest.approx(2 / 3)
+    assert hits[0].episode.helped == 1
+    db.record_outcome([second], success=False)
+    db.record_outcome([second, second], success=False)  # one run, counted once
+    hits = db.search(TASKS[1], now=NOW)
+    assert [h.episode.id for h in hits] == [first, second]
+    assert (hits[1].episode.helped, hits[1].episode.hurt) == (1, 2)
+
+
+def test_rank_is_the_documented_formula() -> None:
+    w = RetrievalWeights()
+    fresh_shop = make_episode("x", days_ago=0, helped=3, hurt=1)
+    old_other = make_episode("y", url="https://other.example.net/", days_ago=28)
+    hits = rank([(old_other, 0.9), (fresh_shop, 0.8)], url="https://m.shop.example.com/", now=NOW, weights=w)
+    assert [h.episode for h in hits] == [fresh_shop, old_other]
+    assert hits[0].score == pytest.approx(0.8 + 0.15 * 1.0 + 0.25 * (4 / 6 - 0.5) * 2 + 0.15)
+    assert hits[1].score == pytest.approx(0.9 + 0.15 * 0.25)
+    assert rank([(old_other, 0.9), (fresh_shop, 0.8)], url=None, now=NOW, weights=w, k=1)[0].episode == fresh_shop
+    assert rank([(old_other, 0.1)], url=None, now=NOW, weights=RetrievalWeights(min_similarity=0.2)) == []
+    assert recency(NOW - timedelta(days=14), NOW, 14) == pytest.approx(0.5)
+    assert recency(NOW.replace(tzinfo=None), NOW, 14) == 1.0  # naive datetimes read as UTC
+    assert same_site("docs.python.org", "python.org") and not same_site("python.org", "jython.org")
+
+
+# -- namespaces, export/import -----------------------------------------------------------------------------------------
+
+
+def test_namespaces_never_see_each_other(tmp_path: Path) -> None:
+    with open_store(tmp_path / "c", namespace="team-a") as a, open_store(tmp_path / "c", namespace="team-b") as b:
+        a.add_many([make_episode(t) for t in TASKS[:3]])
+        assert b.count() == 0 and b.search(TASKS[0]) == []
+        only_b = make_episode(TASKS[0], salt="b")
+        b.add(only_b)
+        assert all(h.episode.id != only_b.id for h in a.search(TASKS[0], k=10))
+        assert [h.episode.id for h in b.search(TASKS[0], k=10)] == [only_b.id]
+        assert a.count() == 3
+        with pytest.raises(StoreError, match="namespace 'team-a'"):
+            a.get(only_b.id)
+
+
+def test_export_import_export_is_byte_identical(tmp_path: Path) -> None:
+    episodes = [make_episode(t, days_ago=i % 3, helped=i, hurt=1, outcome=list(Outcome)[i % 3]) for i, t in enumerate(TASKS)]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    with open_store(tmp_path / "one") as one:
+        one.add_many(episodes)
+        assert one.export(first) == 5
+    lines = first.read_text().splitlines()
+    created = [json.loads(line)["created_at"] for line in lines]
+    assert created == sorted(created) and {json.loads(line)["helped"] for line in lines} == {0, 1, 2, 3, 4}
+    with open_store(tmp_path / "two", namespace="copy") as two:
+        assert two.import_(first) == (5, 0)
+        assert two.import_(first) == (0, 5)
+        assert two.export(second) == 5
+        assert two.get(episodes[4].id) == episodes[4]
+    assert second.read_bytes() == first.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("{not json", r"line 3 is not an episode"),
+        ('{"id": "x", "task": "no summary"}', r"line 3 is not an episode \(summary: Field required; source_kind"),
+        ("[1, 2]", r"line 3 is not an episode \(not a JSON object\)"),
+        ('{"schema_version": 99, "id": "x"}', r"line 3 uses episode schema version 99.*upgrade webcoach"),
+    ],
+)
+def test_import_of_a_bad_file_adds_nothing(db: EpisodeStore, tmp_path: Path, bad_line: str, message: str) -> None:
+    db.add_many([make_episode(TASKS[0]), make_episode(TASKS[1])])
+    source = tmp_path / "bad.jsonl"
+    good = [make_episode(t).model_dump_json() for t in TASKS[2:4]]
+    source.write_text("\n".join([*good, bad_line, ""]) + "\n")
+    with pytest.raises(InputError, match=message) as err:
+        db.import_(source)
+    assert "\n" not in str(err.value) and "nothing was imported" in str(err.value)
+    assert db.count() == 2 and {e.task for e in db.list()} == set(TASKS[:2])
+
+
+# -- processes -------------------------------------------------------------------------------------------------------
+
+
+def test_cross_process_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    theirs = make_episode(TASKS[0])
+    run_python(
+        "from webcoach.condenser.store import EpisodeStore; from webcoach.condenser.episode import Episode\n"
+        f"with EpisodeStore({str(path)!r}, embedder='hashing') as s: s.add(Episode.model_validate_json({theirs.model_dump_json()!r}))"
+    )
+    with EpisodeStore(path) as store:  # embedder recorded by the other process
+        assert store.get(theirs.id) == theirs
+        assert store.search(TASKS[0], k=1)[0].episode.id == theirs.id
+        ours = make_episode(TASKS[1])
+        store.add(ours)
+    out = run_python(
+        "from webcoach.condenser.store import EpisodeStore\n"
+        f"with EpisodeStore({str(path)!r}) as s: print(s.count(), s.search({TASKS[1]!r}, k=1)[0].episode.model_dump_json())"
+    )
+    count, found = out.strip().split(" ", 1)
+    assert count == "2" and Episode.model_validate_json(found) == ours
+
+
+def test_a_second_process_is_refused_while_one_holds_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from webcoach.condenser.store import EpisodeStore; s = EpisodeStore({str(path)!r}, embedder='hashing'); "
+            "print('ready', flush=True); sys.stdin.readline(); s.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreLockedError) as err:
+            open_store(path)
+        message = str(err.value)
+        assert "\n" not in message
+        assert f"another process (pid {holder.pid}) is using the embedded store at {path}" in message
+        assert f"chroma run --path {path}" in message and "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000" in message
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+    with open_store(path) as store:
+        assert store.count() == 0
+
+
+def test_several_stores_in_one_process_share_the_path(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    one = open_store(path)
+    two = EpisodeStore(path)
+    one.add(make_episode(TASKS[0]))
+    assert two.count() == 1
+    one.close()
+    assert not lock_is_free(path)  # `two` still holds it
+    two.add(make_episode(TASKS[1]))
+    assert two.count() == 2
+    two.close()
+    assert lock_is_free(path)
+    with open_store(path) as three:
+        assert three.count() == 2
+
+
+# -- embedders -------------------------------------------------------------------------------------------------------
+
+
+class FakeEmbedder:
+    def __init__(self, name: str, dim: int) -> None:
+        self.name, self.dim = name, dim
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [[1.0] + [0.0] * (self.dim - 1) for _ in texts]
+
+
+def test_embedder_mismatch(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    open_store(path).close()
+    for other in (FakeEmbedder("toy", 8), HashingEmbedder(dim=128)):
+        with pytest.raises(EmbedderMismatchError) as err:
+            EpisodeStore(path, embedder=other)
+        message = str(err.value)
+        assert "\n" not in message
+        assert f"built with embedder hashing-v1 (dim 384) but {other.name} (dim {other.dim})" in message
+        assert "new namespace" in message
+    assert lock_is_free(path)  # a failed open leaves nothing held
+    with EpisodeStore(path, embedder=FakeEmbedder("toy", 8), namespace="toys") as toys:
+        assert toys.embedder.name == "toy"
+    with pytest.raises(ConfigError, match="cannot load by name"):
+        EpisodeStore(path, namespace="toys")
+
+
+def test_collection_built_with_minilm_needs_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no Chroma model cache
+    path = tmp_path / "chroma"
+    EpisodeStore(path, embedder=FakeEmbedder("all-MiniLM-L6-v2", 384)).close()
+    with pytest.raises(ConfigError, match=r"built with embedder all-MiniLM-L6-v2 but its model files are missing.*setup-embedder"):
+        EpisodeStore(path)
+    with pytest.raises(ConfigError, match="all-MiniLM-L6-v2 was asked for"):
+        EpisodeStore(path, embedder="minilm")
+
+
+def test_download_default_model_reports_a_failed_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
+
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "DOWNLOAD_PATH", tmp_path / "cache")
+    monkeypatch.setattr(ONNXMiniLM_L6_V2, "MODEL_DOWNLOAD_URL", f"http://127.0.0.1:{free_port()}/onnx.tar.gz")
+    with pytest.raises(ConfigError, match=r"cannot download all-MiniLM-L6-v2 .*WEBCOACH_EMBED_MODEL_DIR") as err:
+        download_default_model()
+    assert "\n" not in str(err.value)
+
+
+# -- server mode -----------------------------------------------------------------------------------------------------
+
+
+def test_unreachable_server_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("WEBCOACH_CHROMA_URL", url)
+    with pytest.raises(StoreError) as err:
+        EpisodeStore(embedder="hashing")
+    message = str(err.value)
+    assert message.startswith(f"cannot reach Chroma server at {url}: ") and "\n" not in message
+    assert "chroma run" in message and "unset WEBCOACH_CHROMA_URL" in message
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    log = (tmp_path / "chroma-server.log").open("w")
+    server = subprocess.Popen(
+        [str(CHROMA_BIN), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "false"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chroma server did not start: {(tmp_path / 'chroma-server.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield url, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def test_two_clients_share_a_chroma_server(
+    chroma_server: tuple[str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, server = chroma_server
+    writer = EpisodeStore(url=url, embedder="hashing", namespace="shared")
+    monkeypatch.setenv("WEBCOACH_CHROMA_URL", url)
+    reader = EpisodeStore(namespace="shared")  # the URL from the environment, the embedder from the collection
+    try:
+        assert reader.location == url and reader.embedder.name == "hashing-v1"
+        episodes = [make_episode(t) for t in TASKS]
+        writer.add_many(episodes)
+        assert reader.count() == 5
+        assert reader.search(TASKS[2], k=1)[0].episode == episodes[2]
+        reader.record_outcome([episodes[2].id], success=True)
+        assert writer.get(episodes[2].id).helped == 1
+        assert writer.forget(episodes[0].id) and reader.count() == 4
+        # The server goes away under open stores: a one-line StoreError, not an httpx exception.
+        server.terminate()
+        server.wait(timeout=10)
+        with pytest.raises(StoreError, match=r"^Chroma could not search") as err:
+            reader.search(TASKS[0])
+        assert "\n" not in str(err.value)
+    finally:
+        writer.close()
+        reader.close()
+
+
+# -- schema versions -------------------------------------------------------------------------------------------------
+
+
+def v0_record(task: str, success: bool | None) -> dict[str, object]:
+    """The pre-release stored shape: `success` instead of outcome/outcome_by, `steps`, no domain, no counters."""
+    return {
+        "id": content_hash(task, "v0")[:16],
+        "task": task,
+        "start_url": "https://www.shop.example.com/",
+        "success": success,
+        "summary": f"Did: {task}",
+        "steps": ["opened the shop"],
+        "lessons": ["search first"],
+        "created_at": "2025-06-01T10:00:00Z",
+        "source_kind": "browser_use_history",
+        "content_hash": content_hash(task, "v0"),
+    }
+
+
+def test_migrations_upgrade_version_0() -> None:
+    assert len(MIGRATIONS) == SCHEMA_VERSION and MIGRATIONS[0].__name__.startswith("m001_")
+    old = v0_record(TASKS[0], False)
+    new = upgrade(old)
+    assert old["success"] is False and "outcome" not in old  # input untouched
+    episode = Episode.model_validate(new)
+    assert episode.schema_version == SCHEMA_VERSION
+    assert (episode.outcome, episode.outcome_by, episode.key_steps) == (Outcome.FAILURE, "agent", ["opened the shop"])
+    assert episode.domain == "shop.example.com" and (episode.helped, episode.hurt) == (0, 0)
+    assert Episode.model_validate(upgrade(v0_record("t", None))).outcome == Outcome.UNKNOWN
+    assert Episode.model_validate(upgrade({**v0_record("t", True), "schema_version": 0})).outcome == Outcome.SUCCESS
+    current = make_episode(TASKS[1]).model_dump(mode="json")
+    assert upgrade(current) == current
+    with pytest.raises(StoreError, match=r"schema version 2, newer than this webcoach understands \(1\): upgrade webcoach"):
+        upgrade({**current, "schema_version": 2})
+
+
+def _raw_collection(path: Path, *, schema_version: int, records: list[dict[str, object]]) -> None:
+    """Write a collection the way an older (or newer) webcoach would have, straight through chromadb."""
+    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    try:
+        collection = client.get_or_create_collection(
+            "webcoach-default",
+            embedding_function=None,
+            metadata={"embedder": "hashing-v1", "embedder_dim": 384, "schema_version": schema_version},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        if records:
+            texts = [str(r["task"]) for r in records]
+            collection.add(
+                ids=[str(r["id"]) for r in records],
+                embeddings=HashingEmbedder().embed(texts),  # type: ignore[arg-type]
+                documents=texts,
+                metadatas=[
+                    {"episode": json.dumps(r), "created_at": 1.7e9, "schema_version": int(r.get("schema_version", 0))}  # type: ignore[call-overload]
+                    for r in records
+                ],
+            )
+    finally:
+        client.close()
+
+
+def test_store_reads_and_upgrades_old_records(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    old = [v0_record(TASKS[0], True), v0_record(TASKS[1], False)]
+    _raw_collection(path, schema_version=0, records=old)
+    with EpisodeStore(path) as store:
+        assert store.embedder.name == "hashing-v1"
+        first = store.get(str(old[0]["id"]))
+        assert (first.outcome, first.key_steps, first.schema_version) == (Outcome.SUCCESS, ["opened the shop"], SCHEMA_VERSION)
+        assert store.search(TASKS[1], k=1)[0].episode.outcome == Outcome.FAILURE
+        assert len(store.list()) == 2
+        store.record_outcome([str(old[1]["id"])], success=True)  # rewrites the record in the current shape
+        assert store.get(str(old[1]["id"])).helped == 1
+        store.add(make_episode(TASKS[2]))
+        assert store.count() == 3
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    _raw_collection(tmp_path / "newer-collection", schema_version=SCHEMA_VERSION + 1, records=[])
+    with pytest.raises(StoreError, match=r"^namespace 'default' at .* newer than this webcoach understands.*upgrade webcoach"):
+        EpisodeStore(tmp_path / "newer-collection")
+    future = {**make_episode(TASKS[0]).model_dump(mode="json"), "schema_version": SCHEMA_VERSION + 1, "new_field": 1}
+    _raw_collection(tmp_path / "newer-record", schema_version=SCHEMA_VERSION, records=[future])
+    with EpisodeStore(tmp_path / "newer-record") as store, pytest.raises(StoreError, match="upgrade webcoach") as err:
+        store.get(str(future["id"]))
+    assert "\n" not in str(err.value)
