@@ -274,7 +274,7 @@ def _collect_secrets(raw: _Raw, redactor: Redactor) -> None:
         own = (
             call.secret_target
             or (selector is not None and _SECRET_SELECTOR.search(selector) is not None)
-            or any(False for line in call.logs)
+            or any(_RESOLVED_SECRET.search(line) for line in call.logs)
         )
         if targeted:
             focus_secret = own

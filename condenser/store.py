@@ -284,6 +284,9 @@ class EpisodeStore:
             raise StoreError(f"no episode {episode_id} in namespace {self.namespace!r}")
         return self._episode(episode_id, dict((found["metadatas"] or [{}])[0]))
 
+    def contains(self, episode_id: str) -> bool:
+        return bool(self._existing([episode_id]))
+
     def count(self) -> int:
         with self._wrap("count episodes"):
             return self._col.count()

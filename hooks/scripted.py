@@ -134,6 +134,8 @@ class ScriptedLLM:
     structured calls, by output model name (e.g. {"JudgementResult": {"verdict": False, "failure_reason": "..."}}).
     """
 
+    _verified_api_keys: bool = True  # part of the Protocol; there is no API key to check
+
     def __init__(
         self,
         script: Sequence[ScriptStep] | ScriptFn,
@@ -161,6 +163,13 @@ class ScriptedLLM:
     @property
     def model_name(self) -> str:
         return self.model
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> Any:
+        """Part of the Protocol: lets pydantic models (browser-use's settings) hold this model as any object."""
+        from pydantic_core import core_schema
+
+        return core_schema.any_schema()
 
     @overload
     async def ainvoke(

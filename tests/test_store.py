@@ -17,9 +17,7 @@ import chromadb
 import httpx
 import pytest
 from chromadb.config import Settings as ChromaSettings
-
 from webcoach.coach.ranking import Hit, RetrievalWeights, rank, recency, same_site
-from webcoach.condenser import store as store_module
 from webcoach.condenser.embed import HashingEmbedder
 from webcoach.condenser.episode import SCHEMA_VERSION, Episode, Outcome, content_hash, domain_of
 from webcoach.condenser.errors import ConfigError, EmbedderMismatchError, InputError, StoreError, StoreLockedError
@@ -383,7 +381,9 @@ def test_collection_built_with_minilm_needs_its_files(tmp_path: Path, monkeypatc
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no Chroma model cache
     path = tmp_path / "chroma"
     EpisodeStore(path, embedder=FakeEmbedder("all-MiniLM-L6-v2", 384)).close()
-    with pytest.raises(ConfigError, match=r"built with embedder all-MiniLM-L6-v2 but its model files are missing.*setup-embedder"):
+    with pytest.raises(
+        ConfigError, match=r"built with embedder all-MiniLM-L6-v2 but its model files are missing.*setup-embedder"
+    ):
         EpisodeStore(path)
     with pytest.raises(ConfigError, match="all-MiniLM-L6-v2 was asked for"):
         EpisodeStore(path, embedder="minilm")
@@ -530,7 +530,7 @@ def _raw_collection(path: Path, *, schema_version: int, records: list[dict[str, 
                 ],
             )
     finally:
-        client.close()
+        client.close()  # type: ignore[attr-defined]
 
 
 def test_store_reads_and_upgrades_old_records(tmp_path: Path) -> None:
