@@ -607,6 +607,196 @@ def memory_setup_embedder() -> None:
     out.print(f"MiniLM model ready in {path}")
 
 
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@app.command("eval")
+def eval_command(
+    tasks_file: Annotated[
+        Path | None, typer.Argument(metavar="[TASKS.jsonl]", help="A WebVoyager-format task file (or use --suite).")
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option("--suite", help="A built-in suite instead of a task file: 'miniwob' (MiniWoB++ pages, served locally)."),
+    ] = None,
+    names: Annotated[
+        str | None, typer.Option("--tasks", help="MiniWoB++ tasks, comma-separated, e.g. click-tab-2,email-inbox.")
+    ] = None,
+    episodes: Annotated[int, typer.Option("--episodes", help="MiniWoB++ episodes per task (seeds SEED..SEED+N-1).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="First MiniWoB++ seed.")] = 0,
+    sites: Annotated[str | None, typer.Option("--sites", help="Only these sites (web_name), comma-separated.")] = None,
+    ids: Annotated[str | None, typer.Option("--ids", help="Only these task ids, comma-separated.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N tasks (after --sites/--ids).")] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option("--answers", help="WebVoyager reference answers (kept with each result; the judge never sees them)."),
+    ] = None,
+    arms: Annotated[str, typer.Option("--arms", help="Arms, comma-separated: baseline, coach, frozen.")] = "baseline,coach",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Agent model: anthropic:MODEL, openai:MODEL, ..., or scripted:SCRIPT.json.")
+    ] = "anthropic:claude-sonnet-4-5",
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            "--judge",
+            help="An LLM judge (anthropic:MODEL, WebVoyager protocol), 'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own "
+            "claim) or 'reward' (MiniWoB++, the default there).",
+        ),
+    ] = None,
+    coach_llm: Annotated[
+        str | None, typer.Option("--coach-llm", help="LLM for the coach's decisions (default: rule-based).")
+    ] = None,
+    memory: Annotated[
+        Path | None,
+        typer.Option("--memory", help="A `webcoach memory export` file: the coach arm starts from it; the frozen arm uses it."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Agents at once, each in its own browser.")] = 1,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: runs/eval-DATE-TIME).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out, skipping finished tasks.")] = False,
+    shard: Annotated[str | None, typer.Option("--shard", help="Run only shard I of N, e.g. 2/8.")] = None,
+    chroma_url: ChromaUrl = None,
+    run_name: Annotated[
+        str | None,
+        typer.Option("--run-name", help="Names the arms' namespaces on --chroma-url; shards that share memory use the same one."),
+    ] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", help="Step budget per task.")] = 30,
+    screenshots: Annotated[
+        int, typer.Option("--screenshots", help="Last screenshots kept per task (and shown to an LLM judge).")
+    ] = 3,
+    site_url: Annotated[
+        str | None, typer.Option("--site-url", help="Base URL for {site} in task URLs (default: serve the bundled local sites).")
+    ] = None,
+    cost: Annotated[bool, typer.Option("--cost", help="Let browser-use price the tokens (it downloads a price list).")] = False,
+    headless: Annotated[bool, typer.Option("--headless/--headed", help="Show the browser windows or not.")] = True,
+    browser: Annotated[str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: found on PATH).")] = None,
+    embedder: Embedder = None,
+) -> None:
+    """Run agents on a benchmark, with and without the coach, judge each run and append it to OUT/results.jsonl."""
+    import asyncio
+    import tempfile
+    from collections import Counter
+    from dataclasses import replace
+    from datetime import datetime
+
+    browser_use_env()
+    from .hooks.browser_session import find_chromium
+    from .tasks.evaluate import EvalConfig, evaluate
+    from .tasks.results import TaskResult
+    from .tasks.taskset import load_answers, load_tasks, parse_shard, select, with_answers
+
+    with one_line_errors():
+        if (tasks_file is None) == (suite is None):
+            raise typer.BadParameter("give a task file or --suite miniwob (one of them)")
+        if suite is not None and suite != "miniwob":
+            raise typer.BadParameter(f"unknown suite {suite!r}: the built-in suite is 'miniwob'")
+        folder = out_dir or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
+        config = EvalConfig(
+            out_dir=folder,
+            model=model,
+            judge=judge or ("reward" if suite else "agent"),
+            arms=tuple(_csv(arms) or ()),
+            concurrency=concurrency,
+            max_steps=max_steps,
+            resume=resume,
+            shard=parse_shard(shard) if shard else None,
+            memory=memory,
+            chroma_url=chroma_url,
+            run_name=run_name,
+            embedder=embedder,
+            coach_llm=coach_llm,
+            screenshots=screenshots,
+            headless=headless,
+            browser=find_chromium(browser),
+            site=site_url,
+            calculate_cost=cost,
+        )
+        if suite is None and judge is None:
+            err.print(
+                "note: no --judge given: success is the agent's own claim (pass --judge anthropic:MODEL for WebVoyager's judge)"
+            )
+        wins: Counter[str] = Counter()
+        runs: Counter[str] = Counter()
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+        )
+        bar = progress.add_task("eval", total=None)
+
+        def planned(to_run: int, done: int) -> None:
+            progress.update(bar, total=to_run)
+            err.print(
+                f"{to_run} runs to do" + (f", {done} already done" if done else "") + f"; results in {folder}/results.jsonl"
+            )
+
+        def finished(result: TaskResult) -> None:
+            runs[result.arm] += 1
+            wins[result.arm] += result.success
+            progress.update(bar, advance=1, description="  ".join(f"{a} {wins[a]}/{runs[a]}" for a in runs))
+
+        async def go(site_root: Path | None) -> Any:
+            from .tasks.miniwob import miniwob_tasks
+
+            if suite == "miniwob":
+                chosen = miniwob_tasks(_csv(names) or [], episodes, seed=seed)
+            else:
+                assert tasks_file is not None
+                chosen = load_tasks(tasks_file)
+                if answers is not None:
+                    chosen = with_answers(chosen, load_answers(answers))
+            chosen = select(chosen, sites=_csv(sites), ids=_csv(ids), limit=limit)
+            return await evaluate(chosen, replace(config, site=site_root or config.site), on_plan=planned, on_result=finished)
+
+        try:
+            with progress, tempfile.TemporaryDirectory(prefix="webcoach-miniwob-") as tmp:
+                site_root = None
+                if suite == "miniwob" and site_url is None:
+                    from .tasks.miniwob import build_site
+
+                    site_root = build_site(Path(tmp))
+                result = asyncio.run(go(site_root))
+        except KeyboardInterrupt:
+            err.print(f"interrupted: finished runs are in {folder}/results.jsonl; continue with the same command and --resume")
+            raise typer.Exit(130) from None
+    errors = sum(r.error is not None for r in result.results)
+    out.print(
+        f"{len(result.results)} runs added to {folder}/results.jsonl"
+        + (f" ({errors} harness errors: rerun with --resume)" if errors else "")
+        + "; "
+        + ", ".join(f"{a}: {wins[a]}/{runs[a]} succeeded" for a in runs)
+    )
+    out.print(f"Report: webcoach report {folder}")
+
+
+@app.command("report")
+def report_command(
+    dirs: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Eval output folders (several: the shards of one run).")],
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the report (default: the first DIR).")] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw PNG plots (needs matplotlib, the eval extra).")] = True,
+    as_json: JsonOut = False,
+) -> None:
+    """Success rates with 95% CIs, paired McNemar tests, per-site table, learning curve and coach interventions:
+    printed, and written as report.md, PNG plots and a self-contained report.html."""
+    from dataclasses import asdict
+
+    from .tasks.report import rich_tables, write_report
+
+    with one_line_errors():
+        report, files = write_report(dirs, out_dir, plots=plots)
+    if as_json:
+        data = asdict(report)
+        data.pop("results")
+        print_json(data)
+        return
+    for table in rich_tables(report):
+        out.print(table)
+    written = [files.markdown, files.html, *files.plots]
+    out.print("written: " + ", ".join(str(p) for p in written))
+
+
 def main() -> None:
     app()
 

@@ -50,15 +50,18 @@ def synthesise(path: Path, actions: int) -> Path:
         if kind == "goto":
             page = PAGES[(i // 5) % len(PAGES)]
             params["url"] = f"{BASE}/{page}"
+        elif kind == "fill" and i % 10 == 2:  # one password, typed again on every visit to the login form
+            params.update(selector="#password", value="Secret-Pass-1")
         elif kind == "fill":
-            params.update(selector="#password", value=f"Secret-{i}")
+            params.update(selector="#q", value=f"query {i}")
         else:
             params.update(selector=f"a:nth-child({i % 30})", key="Enter") if kind == "press" else params.update(selector="#q")
         trace.append({"type": "before", "callId": call, "startTime": t, "class": "Frame", "method": kind, "params": params})
         for phase in ("before", "action", "after"):
-            value = f"Secret-{i}" if kind == "fill" and phase != "before" else ""
+            typed = kind == "fill" and i % 10 == 2 and phase != "before"
+            value = "Secret-Pass-1" if typed else ""
             snap = {"callId": call, "phase": phase, "pageId": "page@1", "frameId": "frame@1", "frameUrl": f"{BASE}/{page}",
-                    "html": _html(page, value, phase != "before"), "timestamp": t + 1, "wallTime": wall + t + 1 - mono,
+                    "html": _html(page, value, typed), "timestamp": t + 1, "wallTime": wall + t + 1 - mono,
                     "isMainFrame": True}  # fmt: skip
             trace.append({"type": "frame-snapshot", "snapshot": snap})
             if phase == "before":

@@ -148,7 +148,8 @@ class Coach:
         return await session.on_done(history)
 
     def watch(self, context: Any, *, task: str, path: Any = None) -> Any:
-        """Record a Playwright trace of `context` and ingest it when the context closes (see hooks/playwright.py)."""
+        """`async with coach.watch(context, task=...) as w:` records a Playwright trace of `context`; when the block ends
+        the context is closed and the run is condensed and stored (set `w.outcome = "success"` if the script knows)."""
         from ..hooks.playwright import watch
 
         return watch(self, context, task=task, path=path)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import anthropic
 
 from .errors import ConfigError, ModelError
-from .models import check_requests_allowed
+from .models import check_requests_allowed, image_media_type
 
 
 class AnthropicModel:
@@ -36,19 +38,30 @@ class AnthropicModel:
     def name(self) -> str:
         return f"anthropic:{self.model}"
 
-    async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str:
+    async def complete(
+        self, system: str, prompt: str, *, schema: dict[str, Any] | None = None, images: Sequence[bytes] = ()
+    ) -> str:
         if not self._injected:
             check_requests_allowed("anthropic")
         kwargs: dict[str, Any] = {}
         if schema is not None:
             kwargs["tools"] = [{"name": "answer", "description": "Give the answer.", "input_schema": schema}]
             kwargs["tool_choice"] = {"type": "tool", "name": "answer"}
+        content: Any = prompt  # text, or text then images
+        if images:
+            content = [{"type": "text", "text": prompt}] + [
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": image_media_type(i), "data": base64.b64encode(i).decode("ascii")},
+                }
+                for i in images
+            ]
         try:
             message = await self._client.messages.create(
                 model=self.model,
                 max_tokens=self.max_tokens,
                 system=system,
-                messages=[{"role": "user", "content": prompt}],
+                messages=[{"role": "user", "content": content}],
                 **kwargs,
             )
         except anthropic.APIError as exc:

@@ -69,11 +69,13 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     Every string in the result has been through `redactor`, after the values typed into password fields were added
     to it. Raises InputError (one line) for anything that is not such a history."""
     name = source or "browser-use history"
-    items = _items(_as_dict(data, name), name)
+    raw = _as_dict(data, name)
+    items = _items(raw, name)
     for position, item in enumerate(items, start=1):
         _check_item(item, position, name)
 
-    # Secrets first: a password typed at step 5 may already sit in the URL of step 2's error message.
+    # Secrets first, from the whole history: a password typed at step 5 can also show up elsewhere (a URL after a
+    # GET form, an earlier error message), and every string below is redacted as it is built.
     for item in items:
         for action_name, params, element in _actions(item):
             if action_name in _FILL_ACTIONS and _is_secret_field(element):
@@ -131,7 +133,7 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     return Trajectory(
         source_kind="browser-use-history",
         steps=tuple(steps),
-        task=_clean(redactor, _task(data, items), _MAX_RESULT),
+        task=_clean(redactor, _task(raw, items), _MAX_RESULT),
         start_url=redactor.url(_start_url(items)),
         final_answer=final_answer,
         claimed_success=claimed_success,
@@ -307,9 +309,9 @@ def _judgement(judgement: Mapping[str, Any] | None, redactor: Redactor) -> tuple
     return verdict if isinstance(verdict, bool) else None, _clean(redactor, reason, _MAX_ERROR, squeeze=True)
 
 
-def _task(data: object, items: list[Any]) -> str | None:
+def _task(data: Mapping[str, Any], items: list[Any]) -> str | None:
     """The file may carry `task`; browser-use's own files do not, but each item's state_message quotes the request."""
-    task = data.get("task") if isinstance(data, Mapping) else None
+    task = data.get("task")
     if isinstance(task, str) and task.strip():
         return task.strip()
     for item in items:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from .errors import ModelError
+from .models import image_data_url
 
 
 class LangChainModel:
@@ -22,11 +24,18 @@ class LangChainModel:
         ident = getattr(self._model, "model_name", None) or getattr(self._model, "model", None)
         return f"langchain:{ident or type(self._model).__name__}"
 
-    async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str:
+    async def complete(
+        self, system: str, prompt: str, *, schema: dict[str, Any] | None = None, images: Sequence[bytes] = ()
+    ) -> str:
         if schema is not None:
             prompt = f"{prompt}\n\nAnswer with one JSON object only, matching this JSON schema:\n{schema}"
+        human = HumanMessage(content=prompt)
+        if images:
+            parts: list[str | dict[str, Any]] = [{"type": "text", "text": prompt}]
+            parts += [{"type": "image_url", "image_url": {"url": image_data_url(i)}} for i in images]
+            human = HumanMessage(content=parts)
         try:
-            message = await self._model.ainvoke([SystemMessage(content=system), HumanMessage(content=prompt)])
+            message = await self._model.ainvoke([SystemMessage(content=system), human])
         except Exception as exc:  # a provider's own error types are unknown here; the caller falls back
             raise ModelError(f"{self.name} failed: {type(exc).__name__}: {exc}") from exc
         content = message.content

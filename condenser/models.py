@@ -7,8 +7,9 @@ the LLM, which is how tests and offline runs replace it.
 
 from __future__ import annotations
 
+import base64
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,23 +27,60 @@ class ChatModel(Protocol):
     async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str: ...
 
 
+@runtime_checkable
+class VisionChatModel(Protocol):
+    """A ChatModel that also takes images (PNG or JPEG bytes, e.g. screenshots), shown after the prompt text."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def complete(
+        self, system: str, prompt: str, *, schema: dict[str, Any] | None = None, images: Sequence[bytes] = ()
+    ) -> str: ...
+
+
+def accepts_images(model: ChatModel) -> bool:
+    """Whether `model.complete` takes the `images` keyword (every webcoach adapter does; a user's own model may not)."""
+    try:
+        return "images" in inspect.signature(model.complete).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def image_media_type(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/png"
+
+
+def image_data_url(data: bytes) -> str:
+    return f"data:{image_media_type(data)};base64,{base64.b64encode(data).decode('ascii')}"
+
+
 ModelFunction = Callable[[str, str], "str | Awaitable[str]"]
 
 
 @dataclass
 class FunctionModel:
-    """The LLM is a plain (sync or async) function of (system, prompt) -> text; every call is kept in `calls`."""
+    """The LLM is a plain (sync or async) function of (system, prompt) -> text; every call is kept in `calls`, and the
+    images each call was given in `images` (one tuple per call, empty when it had none)."""
 
     function: ModelFunction
     model_name: str = "function"
     calls: list[tuple[str, str]] = field(default_factory=list)
+    images: list[tuple[bytes, ...]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return self.model_name
 
-    async def complete(self, system: str, prompt: str, *, schema: dict[str, Any] | None = None) -> str:
+    async def complete(
+        self, system: str, prompt: str, *, schema: dict[str, Any] | None = None, images: Sequence[bytes] = ()
+    ) -> str:
         self.calls.append((system, prompt))
+        self.images.append(tuple(images))
         result = self.function(system, prompt)
         if inspect.isawaitable(result):
             result = await result
@@ -85,7 +123,7 @@ def resolve_model(spec: object) -> ChatModel:
     if _is_langchain_model(spec):
         from .langchain_model import LangChainModel
 
-        return LangChainModel(spec)
+        return LangChainModel(spec)  # type: ignore[arg-type]
     if callable(spec):
         return FunctionModel(spec)  # type: ignore[arg-type]
     raise ConfigError(

@@ -52,7 +52,10 @@ _TYPED_KEYS = {"\n": "Enter", "\r": "Enter", "\r\n": "Enter", "\t": "Tab"}
 # Selectors, resolved elements and DOM attributes that mean "what is typed here is secret".
 _SECRET_SELECTOR = re.compile(r"pass(?:word|wd|phrase|code)|pwd|secret|api[-_ ]?key|token|one-time-code|cvv|cvc|cc-number", re.I)
 _RESOLVED_SECRET = re.compile(r"resolved to (?:visible )?<input\b[^>]*\btype=\"password\"", re.I)
-_SECRET_MARKUP = re.compile(r"password|one-time-code|cc-number|cc-csc", re.I)  # cheap pre-check before walking a DOM
+# Cheap substring pre-check before walking a DOM snapshot (a case-insensitive regex over every snapshot costs more).
+_SECRET_MARKUP = ('password"', 'Password"', 'PASSWORD"', "one-time-code", "cc-number", "cc-csc")
+_INPUT_NODE = re.compile(r'\[\s*"(?:INPUT|input)"\s*,\s*\{')
+_DECODER = json.JSONDecoder()
 _SECRET_AUTOCOMPLETE = {"current-password", "new-password", "one-time-code", "cc-number", "cc-csc"}
 _NAVIGATED = re.compile(r'navigated to "(.+)"')
 _WAITING_FOR = re.compile(r"^\s*waiting for (.+?)(?: to be \w+)?$")
@@ -116,14 +119,18 @@ def _read_zip(path: Path) -> tuple[list[str], list[str]]:
             names = archive.namelist()
             traces = sorted(n for n in names if _TRACE_FILE.search(n))
             if not traces:
-                raise InputError(f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()")
+                raise InputError(
+                    f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()"
+                )
             networks = sorted(n for n in names if _NETWORK_FILE.search(n))
             read = [archive.read(n).decode("utf-8", errors="replace").splitlines() for n in (*traces, *networks)]
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again") from exc
+        raise InputError(
+            f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again"
+        ) from exc
     return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
 
 
@@ -215,30 +222,30 @@ def _ingest_snapshot(raw: _Raw, snap: dict[str, Any], line: str) -> None:
     if raw.clock is None and timestamp is not None and wall is not None:
         raw.clock = (timestamp, wall)
     secret_target = False
-    if _SECRET_MARKUP.search(line):
-        secret_target = _scan_dom(snap.get("html"), raw.secret_values)
+    if any(marker in line for marker in _SECRET_MARKUP):
+        secret_target = _scan_dom(line, raw.secret_values)
     call_id = snap.get("callId")
     url = _str(snap, "frameUrl") if is_main else None
     raw.snapshots.append((str(call_id) if call_id else None, _str(snap, "phase"), _str(snap, "snapshotName"), url, secret_target))
 
 
-def _scan_dom(html: object, values: set[str]) -> bool:
-    """Add the value of every password-like input to `values`; True if one of them is marked as the call's target."""
+def _scan_dom(line: str, values: set[str]) -> bool:
+    """Add the value of every password-like input in a snapshot line to `values`; True if one is marked as the target.
+
+    Element attributes are flat JSON objects right after the tag name, so each INPUT's attributes are decoded on their
+    own from the raw line (a JSON string cannot hold an unescaped `["INPUT",{`) instead of walking the whole tree."""
     secret_target = False
-    stack = [html]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, list) or not node or not isinstance(node[0], str):
-            continue  # text, or a reference into an earlier snapshot (scanned when it was read)
-        attrs = node[1] if len(node) > 1 and isinstance(node[1], dict) else None
-        if attrs and node[0].upper() == "INPUT":
-            kind, autocomplete = str(attrs.get("type", "")).lower(), str(attrs.get("autocomplete", "")).lower()
-            if kind == "password" or autocomplete in _SECRET_AUTOCOMPLETE:
-                for key in ("__playwright_value_", "value"):
-                    if isinstance(attrs.get(key), str):
-                        values.add(attrs[key])
-                secret_target = secret_target or "__playwright_target__" in attrs
-        stack.extend(node[2:] if attrs is not None else node[1:])
+    for match in _INPUT_NODE.finditer(line):
+        try:
+            attrs, _ = _DECODER.raw_decode(line, match.end() - 1)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(attrs, dict):
+            continue
+        kind, autocomplete = str(attrs.get("type", "")).lower(), str(attrs.get("autocomplete", "")).lower()
+        if kind == "password" or autocomplete in _SECRET_AUTOCOMPLETE:
+            values.update(attrs[key] for key in ("__playwright_value_", "value") if isinstance(attrs.get(key), str))
+            secret_target = secret_target or "__playwright_target__" in attrs
     return secret_target
 
 
@@ -301,7 +308,32 @@ def _classify(call: _Call) -> str | None:
     return None
 
 
-def _build(raw: _Raw, redactor: Redactor, path: Path) -> Trajectory:
+class _Memo:
+    """Redacts each distinct string once (selectors and URLs repeat across thousands of steps); only valid once every
+    secret has been added to the Redactor."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._texts: dict[str, str | None] = {}
+        self._urls: dict[str, str | None] = {}
+
+    def text(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value not in self._texts:
+            self._texts[value] = self._redactor.text(value)
+        return self._texts[value]
+
+    def url(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value not in self._urls:
+            self._urls[value] = self._redactor.url(value)
+        return self._urls[value]
+
+
+def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
+    redactor = _Memo(secrets)
     offset = _clock_offset(raw)
     documents = _documents(raw)
     doc_times = [t for t, _ in documents]
@@ -321,7 +353,11 @@ def _build(raw: _Raw, redactor: Redactor, path: Path) -> Trajectory:
         if call.start is not None and call.end is not None:
             window = documents[bisect_left(doc_times, call.start) : bisect_right(doc_times, call.end)]
             status = window[-1][1] if window and window[-1][1] > 0 else None
-        started = call.wall if call.wall is not None else (call.start + offset if call.start is not None and offset is not None else None)
+        started = (
+            call.wall
+            if call.wall is not None
+            else (call.start + offset if call.start is not None and offset is not None else None)
+        )
         # A reload names no URL: its target is the page it reloads.
         target = redactor.url(_str(call.params, "url") or began) if action == "goto" else redactor.text(_target(call))
         step = Step(
@@ -376,7 +412,7 @@ def _documents(raw: _Raw) -> list[tuple[float, int]]:
     return sorted(docs)
 
 
-def _http_failures(raw: _Raw, redactor: Redactor) -> tuple[HttpFailure, ...]:
+def _http_failures(raw: _Raw, redactor: _Memo) -> tuple[HttpFailure, ...]:
     failures: dict[tuple[str, int, str], None] = {}
     for res in raw.resources:
         request, response = _dict(res, "request"), _dict(res, "response")

@@ -65,6 +65,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._ordered: list[str] = []  # longest first, so a secret that contains another is masked whole
         for s in secrets:
             self.add_secret(s)
 
@@ -72,9 +73,10 @@ class Redactor:
         """Remember a value that must never appear anywhere (e.g. text typed into a password field)."""
         if not value or len(value) < 3:  # masking 1-2 characters everywhere would shred ordinary text
             return
-        self._secrets.update(
-            v for v in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], html.escape(value)) if v
-        )
+        forms = {v for v in (value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1], html.escape(value)) if v}
+        if not forms <= self._secrets:
+            self._secrets |= forms
+            self._ordered = sorted(self._secrets, key=len, reverse=True)
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -84,8 +86,7 @@ class Redactor:
         if value is None:
             return None
         out = value
-        # Longest first so a secret that contains another is masked whole.
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._ordered:
             if secret in out:
                 out = out.replace(secret, MASK)
         for pattern in _PATTERNS:

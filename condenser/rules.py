@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from .episode import Episode, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
+from .episode import Episode, FailureKind, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
 from .trajectory import Step, Trajectory
 
 MAX_KEY_STEPS = 12
@@ -79,7 +79,7 @@ def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
     for step in traj.steps:
         if step.error:
             lowered = step.error.lower()
-            kind = "timeout" if "timeout" in lowered or "timed out" in lowered else "error"
+            kind: FailureKind = "timeout" if "timeout" in lowered or "timed out" in lowered else "error"
             add(FailureMode(kind=kind, detail=f"{describe(step)} failed: {clip(step.error, 140)}", step=step.index, url=step.url))
         if step.http_status is not None and step.http_status >= 400 and step.action == "goto":
             page = step.target if step.target and step.target.startswith("http") else step.url

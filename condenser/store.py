@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tarfile
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import chromadb
@@ -25,7 +26,7 @@ import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from chromadb.api.types import Include, Metadata
+from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 from pydantic import ValidationError
@@ -106,7 +107,9 @@ class EpisodeStore:
             self.location = server_url
             self._client = self._connect(server_url)
         else:
-            chroma_dir = Path(path).expanduser() if path is not None else settings.chroma_path
+            # Absolute and resolved: Chroma shares one client per path *string* in a process, and two clients on one
+            # directory (say "x" and "./x") would corrupt it just as two processes do.
+            chroma_dir = (Path(path).expanduser() if path is not None else settings.chroma_path).resolve()
             self.location = str(chroma_dir)
             self._lock = StoreLock(chroma_dir).acquire()
             try:
@@ -162,7 +165,10 @@ class EpisodeStore:
             raise StoreError(
                 f"collection {name} at {self.location} was not made by webcoach (no embedder recorded): use another namespace"
             )
-        check_not_newer(int(meta.get("schema_version", 0)), f"namespace {self.namespace!r} at {self.location}")
+        version = meta.get("schema_version", 0)
+        if not isinstance(version, int):
+            raise StoreError(f"collection {name} at {self.location} has a bad schema_version {version!r}: use another namespace")
+        check_not_newer(version, f"namespace {self.namespace!r} at {self.location}")
         if chosen is None:
             chosen = self._recorded_embedder(recorded)
         if (chosen.name, chosen.dim) != (recorded, dim):
@@ -350,23 +356,38 @@ class EpisodeStore:
         candidates = [(self._episode(i, dict(m)), 1.0 - float(d)) for i, m, d in zip(ids, metas, distances, strict=True)]
         return rank(candidates, url=url, now=now, weights=w, k=k)
 
-    def _scan(self, include: Include) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
-        """Every record, in pages: Chroma has no ORDER BY, so listing and export sort on our side."""
+    def _scan(self, include: Include, where: Where | None = None) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+        """Every record (matching `where`), in pages: one get() of 100k records exceeds SQLite's variable limit."""
         offset = 0
         while True:
             with self._wrap("read episodes"):
-                page = self._col.get(limit=5000, offset=offset, include=include)
+                page = self._col.get(where=where, limit=5000, offset=offset, include=include)
             ids = page["ids"]
             if not ids:
                 return
             yield ids, [dict(m) for m in (page["metadatas"] or [{}] * len(ids))]
             offset += len(ids)
 
-    def _sorted_ids(self) -> list[tuple[float, str]]:
+    def _sorted_ids(self, where: Where | None = None) -> list[tuple[float, str]]:
+        """(created_at, id) of every record, oldest first: Chroma has no ORDER BY, so we sort on our side."""
         keys: list[tuple[float, str]] = []
-        for ids, metas in self._scan(["metadatas"]):
+        for ids, metas in self._scan(["metadatas"], where):
             keys.extend((float(m.get("created_at", 0.0)), i) for i, m in zip(ids, metas, strict=True))
         return sorted(keys)
+
+    def _newest_ids(self, n: int) -> list[str]:
+        """Ids of the n newest episodes, newest first. Reading every record costs ~5 s at 100k, so look back from now
+        through widening windows (ids only, cheap) and read metadata only for the first window holding n records."""
+        now = time.time()
+        span = 86400.0
+        while now - span > 0:
+            where = cast(Where, {"created_at": {"$gte": now - span}})
+            with self._wrap("read episodes"):
+                found = len(self._col.get(where=where, include=[])["ids"])
+            if found >= n:
+                return [i for _, i in reversed(self._sorted_ids(where))][:n]
+            span *= 8
+        return [i for _, i in reversed(self._sorted_ids())][:n]
 
     def _fetch(self, ids: Sequence[str]) -> Iterator[Episode]:
         """Episodes for ids, in the order given."""
@@ -381,9 +402,11 @@ class EpisodeStore:
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[Episode]:
         """Episodes newest first."""
-        newest = [i for _, i in reversed(self._sorted_ids())]
-        page = newest[offset:] if limit is None else newest[offset : offset + limit]
-        return list(self._fetch(page))
+        if limit is None:
+            newest = [i for _, i in reversed(self._sorted_ids())][offset:]
+        else:
+            newest = self._newest_ids(offset + limit)[offset:]
+        return list(self._fetch(newest))
 
     def stats(self) -> StoreStats:
         outcomes: Counter[str] = Counter()

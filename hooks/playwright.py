@@ -12,14 +12,18 @@ secrets included, into the zip). The trace is written even when the block raises
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
     from playwright.sync_api import BrowserContext as SyncBrowserContext
+
+    from ..coach.coach import Coach
+    from ..condenser.episode import Episode
 
 
 @asynccontextmanager
@@ -34,10 +38,8 @@ async def record_trace(context: BrowserContext, path: str | Path) -> AsyncIterat
         yield target
     except BaseException:
         # The block's own error matters more than a failure to save (e.g. it closed the context).
-        try:
+        with suppress(PlaywrightError):
             await context.tracing.stop(path=str(target))
-        except PlaywrightError:
-            pass
         raise
     await context.tracing.stop(path=str(target))
 
@@ -53,9 +55,53 @@ def record_trace_sync(context: SyncBrowserContext, path: str | Path) -> Iterator
     try:
         yield target
     except BaseException:
-        try:
+        with suppress(PlaywrightError):
             context.tracing.stop(path=str(target))
-        except PlaywrightError:
-            pass
         raise
     context.tracing.stop(path=str(target))
+
+
+class Watcher:
+    """What `coach.watch(context, task=...)` yields: set `outcome` inside the block when the script knows how it went;
+    after the block, `episode` is the stored episode (None if the run could not be condensed or stored)."""
+
+    def __init__(self, trace: Path) -> None:
+        self.trace = trace
+        self.outcome: str | None = None  # "success" / "failure": a verdict from the script itself
+        self.episode: Episode | None = None
+
+
+@asynccontextmanager
+async def watch(coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None = None) -> AsyncIterator[Watcher]:
+    """Trace a Playwright script's `context`; when the block ends the trace is saved, condensed and stored in the coach's
+    memory, and the context is closed. A failure to ingest is logged, never raised: the script's own work comes first."""
+    import logging
+    import tempfile
+
+    from ..condenser.condense import acondense
+    from ..condenser.errors import WebcoachError
+    from ..condenser.settings import resolve
+
+    log = logging.getLogger("webcoach")
+    if path is None:
+        folder = resolve().runs_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = Path(tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)[1])
+    watcher = Watcher(Path(path))
+    failed = False
+    try:
+        async with record_trace(context, watcher.trace):
+            yield watcher
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        with suppress(Exception):  # the script may have closed it already
+            await context.close()
+        outcome = watcher.outcome or ("failure" if failed else None)
+        try:
+            episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
+            await asyncio.to_thread(coach.store.add, episode)
+            watcher.episode = episode
+        except WebcoachError as exc:
+            log.warning("webcoach: could not store the watched run (%s)", exc)

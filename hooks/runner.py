@@ -195,6 +195,7 @@ def save_history(history: Any, task: str, directory: Path, sensitive_data: dict[
     redactor = Redactor(sensitive_values(sensitive_data))
     parse_history(history, redactor)  # learns the values typed into password fields
     data = redactor.data(history.model_dump())
+    assert isinstance(data, dict)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{slug(task)}.json"
     path.write_text(json.dumps({**data, "task": task}, indent=1, default=str), encoding="utf-8")

@@ -144,6 +144,10 @@ class ScriptedLLM:
         extract: Callable[[str], str] | None = None,
         structured: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        if not callable(script):
+            for step in script:  # a typo in a fixed script should fail here, not halfway through a browser run
+                for action in step.get("action") or [] if isinstance(step, Mapping) else step:
+                    _check_action(action)
         self.model = model
         self._script = script
         self._extract = extract or _default_extract
@@ -235,8 +239,7 @@ class ScriptedLLM:
 
 def _resolve(action: Action, elements: Sequence[PageElement]) -> tuple[dict[str, Any], str | None]:
     """Replace a `target` (or a click's `text`) by the element index it names; (action, unresolved target)."""
-    if len(action) != 1:
-        raise ModelError(f"a scripted action needs exactly one name, like {{'click': {{'index': 3}}}}; got {dict(action)!r}")
+    _check_action(action)
     name, params = next(iter(action.items()))
     if not isinstance(params, Mapping):
         return {name: params}, None
@@ -250,6 +253,11 @@ def _resolve(action: Action, elements: Sequence[PageElement]) -> tuple[dict[str,
             return {name: out}, str(target)
         out["index"] = element.index
     return {name: out}, None
+
+
+def _check_action(action: object) -> None:
+    if not isinstance(action, Mapping) or len(action) != 1:
+        raise ModelError(f"a scripted action is one {{name: params}} dict, like {{'click': {{'index': 3}}}}; got {action!r}")
 
 
 def _describe(action: Action) -> str:

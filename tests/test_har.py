@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from webcoach.condenser.errors import InputError
 from webcoach.condenser.har import parse_har
 from webcoach.condenser.redact import MASK, Redactor

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from webcoach.condenser.errors import InputError
 from webcoach.condenser.playwright_trace import parse_trace
 from webcoach.condenser.redact import MASK, Redactor
@@ -100,7 +99,7 @@ def test_password_found_from_dom_snapshots_alone(shop_trace: Path, tmp_path: Pat
     """With a selector that names nothing and no log lines, the DOM snapshots still reveal the password field."""
 
     def hide(events: list[Event]) -> list[Event]:
-        text = json.dumps(events).replace('"#password"', '"#f2"').replace('#password', '#f2')
+        text = json.dumps(events).replace('"#password"', '"#f2"').replace("#password", "#f2")
         return [e for e in json.loads(text) if e.get("type") != "log"]
 
     traj = parse_trace(_rewrite(shop_trace, tmp_path / "t.zip", hide), Redactor())
@@ -203,7 +202,9 @@ def _bad_inputs(shop_trace: Path, tmp: Path) -> dict[str, Path]:
         z.writestr("trace.trace", "\x00\x01 not json\n{cut")
     with zipfile.ZipFile(tmp / "noactions.zip", "w") as z:
         z.writestr("trace.trace", json.dumps({"type": "context-options", "version": 10, "wallTime": 1, "monotonicTime": 0}))
-    _rewrite(shop_trace, tmp / "newer.zip", lambda evs: [{**e, "version": 11} if e["type"] == "context-options" else e for e in evs])
+    _rewrite(
+        shop_trace, tmp / "newer.zip", lambda evs: [{**e, "version": 11} if e["type"] == "context-options" else e for e in evs]
+    )
     return {
         "truncated": tmp / "truncated.zip",
         "garbage": tmp / "garbage.zip",

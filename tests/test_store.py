@@ -39,6 +39,7 @@ def make_episode(
     helped: int = 0,
     hurt: int = 0,
     salt: str = "",
+    created_at: datetime | None = None,
 ) -> Episode:
     digest = content_hash(task, f"{url}|{days_ago}|{salt}")
     return Episode(
@@ -53,7 +54,7 @@ def make_episode(
         lessons=["use the search box first"],
         step_count=3,
         duration_s=12.5,
-        created_at=NOW - timedelta(days=days_ago),
+        created_at=created_at or NOW - timedelta(days=days_ago),
         source_kind="test",
         content_hash=digest,
         helped=helped,
@@ -124,6 +125,19 @@ def test_round_trip_add_get_search_list_count_forget(db: EpisodeStore) -> None:
     with pytest.raises(StoreError, match=rf"^no episode {episodes[3].id} in namespace 'default'$"):
         db.get(episodes[3].id)
     assert all(h.episode.id != episodes[3].id for h in db.search(TASKS[3], k=5))
+
+
+def test_list_is_newest_first_however_old_the_episodes(db: EpisodeStore) -> None:
+    now = datetime.now(UTC)
+    ages = [timedelta(hours=1), timedelta(days=3), timedelta(days=3000), now - datetime(1970, 1, 2, tzinfo=UTC)]
+    episodes = [make_episode(t, created_at=now - age) for t, age in zip(TASKS, ages, strict=False)]
+    db.add_many(reversed(episodes))
+    ids = [e.id for e in episodes]
+    assert [e.id for e in db.list()] == ids
+    for limit in range(1, 6):
+        assert [e.id for e in db.list(limit=limit)] == ids[:limit]
+    assert [e.id for e in db.list(limit=2, offset=2)] == ids[2:4]
+    assert db.list(limit=2, offset=4) == []
 
 
 def test_adding_an_id_again_changes_nothing(db: EpisodeStore) -> None:
@@ -324,8 +338,8 @@ def test_a_second_process_is_refused_while_one_holds_the_store(tmp_path: Path) -
             open_store(path)
         message = str(err.value)
         assert "\n" not in message
-        assert f"another process (pid {holder.pid}) is using the embedded store at {path}" in message
-        assert f"chroma run --path {path}" in message and "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000" in message
+        assert f"another process (pid {holder.pid}) is using the embedded store at {path.resolve()}" in message
+        assert f"chroma run --path {path.resolve()}" in message and "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000" in message
     finally:
         holder.communicate("\n", timeout=30)
     assert holder.returncode == 0
@@ -333,10 +347,12 @@ def test_a_second_process_is_refused_while_one_holds_the_store(tmp_path: Path) -
         assert store.count() == 0
 
 
-def test_several_stores_in_one_process_share_the_path(tmp_path: Path) -> None:
+def test_several_stores_in_one_process_share_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "chroma"
     one = open_store(path)
-    two = EpisodeStore(path)
+    monkeypatch.chdir(tmp_path)
+    two = EpisodeStore("./chroma")  # another spelling of the same directory is the same store
+    assert two.location == one.location == str(path.resolve())
     one.add(make_episode(TASKS[0]))
     assert two.count() == 1
     one.close()

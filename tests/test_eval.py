@@ -1,0 +1,339 @@
+"""Eval runs end to end: real browser-use Agents driven by ScriptedLLMs in Debian chromium, on the bundled local shop
+and on real MiniWoB++ pages, judged by a scripted judge (FunctionModel) or the in-page reward. Only LLMs are scripted."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+from webcoach.cli import app
+from webcoach.condenser.errors import ConfigError, InputError
+from webcoach.condenser.models import FunctionModel
+from webcoach.condenser.sources import load_trajectory
+from webcoach.condenser.store import EpisodeStore
+from webcoach.hooks.scripted import ScriptedLLM, prompt_text
+from webcoach.tasks.evaluate import EvalConfig, evaluate
+from webcoach.tasks.judge import BrowserUseJudge
+from webcoach.tasks.miniwob import build_site, miniwob_tasks
+from webcoach.tasks.results import read_results
+from webcoach.tasks.taskset import SAMPLE_TASKS, Task, load_tasks, select
+
+ANSWERS = {"Acme Books--0": "Foundation, $7.25", "Acme Books--1": "The Vegetarian Lasagna Book, $11.40"}
+GENRES = {"Acme Books--0": "Science fiction", "Acme Books--1": "Cooking", "Acme Books--2": "History"}
+
+
+def shop_agent(task: Task) -> ScriptedLLM:
+    """A scripted agent per task: browse the catalog to the task's genre and answer."""
+    return ScriptedLLM(
+        [
+            [{"click": {"text": "Catalog"}}],
+            [{"click": {"text": GENRES.get(task.id, "History")}}],
+            [{"done": {"text": ANSWERS.get(task.id, "I could not tell."), "success": True}}],
+        ]
+    )
+
+
+def answer_judge() -> FunctionModel:
+    """Success when the agent's answer holds a price; the reasoning quotes the answer."""
+
+    def judge(system: str, prompt: str) -> str:
+        answer = prompt.split("Result Response: ", 1)[1].split("\n", 1)[0]
+        return f"The response says {answer!r}.\n" + ("SUCCESS" if "$" in answer else "NOT SUCCESS")
+
+    return FunctionModel(judge, model_name="scripted-judge")
+
+
+def _config(out: Path, chromium: str, **kw: Any) -> EvalConfig:
+    defaults: dict[str, Any] = {"out_dir": out, "model": shop_agent, "judge": answer_judge(), "browser": chromium, "max_steps": 6}
+    return EvalConfig(**{**defaults, **kw})
+
+
+def _rows(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+# --- the default set: one small paired run; settings checked before any browser starts ---------------------
+
+
+async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tmp_path: Path, chromium: str) -> None:
+    out = tmp_path / "run"
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    judge = answer_judge()
+    seen: list[tuple[str, str]] = []
+    run = await evaluate(tasks, _config(out, chromium, judge=judge, concurrency=2), on_result=lambda r: seen.append(r.key))
+    assert run.planned == 4 and run.skipped == 0
+
+    rows = _rows(out)
+    assert (
+        sorted((r["arm"], r["task_id"]) for r in rows)
+        == sorted(seen)
+        == [
+            ("baseline", "Acme Books--0"),
+            ("baseline", "Acme Books--1"),
+            ("coach", "Acme Books--0"),
+            ("coach", "Acme Books--1"),
+        ]
+    )
+    for r in rows:
+        assert r["success"] is True and r["verdict"] is True and r["judge"] == "llm:scripted-judge"
+        assert r["final_answer"] == ANSWERS[r["task_id"]] and r["judge_reason"] == f"The response says {ANSWERS[r['task_id']]!r}."
+        assert r["steps"] == 4 and r["seconds"] > 0 and r["error"] is None
+        assert r["order"] == int(r["task_id"][-1]) and r["start_url"].endswith("/shop/index.html")
+        assert r["prompt_tokens"] is None  # a scripted model reports no usage
+        shots = [out / s for s in r["screenshots"]]
+        assert len(shots) == 3 and all(s.read_bytes().startswith(b"\x89PNG") for s in shots)
+        trajectory = load_trajectory(out / r["history"])
+        assert trajectory.task == r["question"] and trajectory.final_answer == r["final_answer"]
+    # the judge saw the task, the answer and exactly the kept screenshots
+    assert len(judge.calls) == 4 and all(len(images) == 3 for images in judge.images)
+    kept = {(out / s).read_bytes() for r in rows for s in r["screenshots"]}
+    assert {i for images in judge.images for i in images} <= kept
+
+    by_key = {(r["arm"], r["task_id"]): r for r in rows}
+    first, second = by_key[("coach", "Acme Books--0")], by_key[("coach", "Acme Books--1")]
+    assert first["interventions"] == []  # memory starts empty
+    assert second["interventions"] and second["interventions"][0]["episode_ids"] == [first["episode_id"]]
+    assert all(
+        not by_key[("baseline", t)]["interventions"] and by_key[("baseline", t)]["episode_id"] is None
+        for t in GENRES
+        if ("baseline", t) in by_key
+    )
+    # arms are isolated: only the coach arm has a store, it holds its own two runs labelled by the judge,
+    # and the user's own store was never opened
+    assert sorted(p.name for p in (out / "stores").iterdir()) == ["coach"]
+    assert not (Path(os.environ["WEBCOACH_HOME"]) / "chroma").exists()
+    with EpisodeStore(path=out / "stores" / "coach") as store:
+        assert store.count() == 2
+        stored = store.get(second["episode_id"])
+        assert stored.outcome.value == "success" and stored.outcome_by == "judge"
+        assert store.get(first["episode_id"]).helped == 1  # its advice preceded a judged success
+
+
+async def test_bad_settings_stop_before_any_run(tmp_path: Path, chromium: str) -> None:
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=1)
+    with pytest.raises(ConfigError, match="unknown arm"):
+        await evaluate(tasks, _config(tmp_path / "a", chromium, arms=("baseline", "oracle")))
+    with pytest.raises(ConfigError, match="frozen arm needs a memory"):
+        await evaluate(tasks, _config(tmp_path / "a", chromium, arms=("frozen",)))
+    with pytest.raises(InputError, match="no such script file"):
+        await evaluate(tasks, _config(tmp_path / "a", chromium, model=f"scripted:{tmp_path / 'missing.json'}"))
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        await evaluate(tasks, _config(tmp_path / "a", chromium, model="anthropic:claude-sonnet-4-5"))
+    assert not (tmp_path / "a" / "results.jsonl").exists()
+
+
+async def test_a_harness_error_is_recorded_and_run_again_on_resume(tmp_path: Path, chromium: str) -> None:
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=1)
+
+    def broken(task: Task) -> Any:
+        raise RuntimeError("provider unreachable")
+
+    out = tmp_path / "run"
+    run = await evaluate(tasks, _config(out, chromium, model=broken, arms=("baseline",)))
+    (row,) = run.results
+    assert row.error == "RuntimeError: provider unreachable" and row.success is False and row.verdict is None
+    with pytest.raises(ConfigError, match="started with other model"):
+        await evaluate(tasks, _config(out, chromium, model=shop_agent, arms=("baseline",), resume=True))
+    again = await evaluate(tasks, _config(out, chromium, model=broken, arms=("baseline",), resume=True))
+    assert again.planned == 1 and again.skipped == 0  # an error row does not count as done
+    assert len(read_results(out / "results.jsonl")) == 2
+
+
+# --- slow: resume after kills, MiniWoB++, shards, a frozen arm, browser-use's judge --------------------------
+
+
+@pytest.mark.slow
+async def test_resume_after_a_kill_mid_write_runs_only_what_is_missing(tmp_path: Path, chromium: str) -> None:
+    out = tmp_path / "run"
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    config = _config(out, chromium, arms=("coach",))
+    await evaluate(tasks, config)
+    # A kill in the middle of writing the last result: a partial line, and that run's episode never stored
+    # (results are written before episodes are stored).
+    lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    first, killed = (json.loads(line) for line in lines)
+    (out / "results.jsonl").write_text(lines[0] + "\n" + lines[1][:60], encoding="utf-8")
+    with EpisodeStore(path=out / "stores" / "coach") as store:
+        assert store.forget(killed["episode_id"])
+
+    with pytest.raises(ConfigError, match="already holds results: pass --resume"):
+        await evaluate(tasks, config)
+    again = await evaluate(tasks, _config(out, chromium, arms=("coach",), resume=True))
+    assert again.planned == 1 and again.skipped == 1
+    (redone,) = again.results
+    assert redone.key == ("coach", "Acme Books--1") and redone.success
+    assert [a.episode_ids for a in redone.interventions[:1]] == [[first["episode_id"]]]  # memory survived the kill
+    final = read_results(out / "results.jsonl")
+    assert [r.key for r in final] == [("coach", "Acme Books--0"), ("coach", "Acme Books--1")]  # the partial line is gone
+    with EpisodeStore(path=out / "stores" / "coach") as store:
+        assert store.count() == 2
+
+
+def miniwob_agent(task: Task) -> ScriptedLLM:
+    """Reads the instruction off the page and clicks what it names; on click-test-2--1 it clicks the wrong button."""
+
+    def script(messages: list[Any], step: int) -> Any:
+        if step > 0:
+            return [{"done": {"text": "done", "success": True}}]
+        prompt = prompt_text(messages)
+        if task.site == "click-test-2":
+            return [{"click": {"text": "TWO" if task.id.endswith("--1") else "ONE"}}]
+        wanted = re.search(r'Click on the "([^"]+)" button', prompt)
+        assert wanted is not None, "the instruction is on the page the agent sees"
+        return [{"click": {"text": wanted.group(1)}}]
+
+    return ScriptedLLM(script)
+
+
+@pytest.mark.slow
+async def test_miniwob_episodes_are_scored_by_their_own_reward(tmp_path: Path, chromium: str) -> None:
+    tasks = miniwob_tasks(["click-test-2", "click-button"], episodes=2, seed=5)
+    config = _config(
+        tmp_path / "run", chromium, model=miniwob_agent, judge="reward", arms=("baseline",), site=build_site(tmp_path / "site")
+    )
+    await evaluate(tasks, config)
+    rows = {r["task_id"]: r for r in _rows(tmp_path / "run")}
+    assert set(rows) == {"click-test-2--0", "click-button--0", "click-test-2--1", "click-button--1"}
+    for task_id in ("click-test-2--0", "click-button--0", "click-button--1"):
+        assert rows[task_id]["success"] is True and 0.9 < rows[task_id]["reward"] <= 1.0
+        assert rows[task_id]["judge"] == "miniwob-reward" and rows[task_id]["judge_reason"] == "raw reward 1"
+        assert rows[task_id]["steps"] == 2  # the agent is stopped once the page has given its reward
+    assert rows["click-test-2--1"]["success"] is False and rows["click-test-2--1"]["reward"] == -1
+
+
+def _chromium_pids_under(folder: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if str(folder) in cmdline and "chrom" in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+def test_ctrl_c_loses_no_finished_run_and_resume_completes_the_rest(tmp_path: Path) -> None:
+    script = tmp_path / "agent.json"
+    script.write_text(
+        json.dumps(
+            [[{"click": {"text": "Catalog"}}], [{"click": {"text": "History"}}], [{"done": {"text": "SPQR", "success": True}}]]
+        )
+    )
+    out, scratch = tmp_path / "run", tmp_path / "scratch"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--limit", "3", "--arms", "baseline,coach"]
+    command += ["--model", f"scripted:{script}", "--judge", "agent", "--out", str(out)]
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not ((out / "results.jsonl").exists() and (out / "results.jsonl").read_text().count("\n") >= 1):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before its first result"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, output
+    assert "interrupted: finished runs are in" in output and "--resume" in output
+    kept = read_results(out / "results.jsonl")
+    assert 1 <= len(kept) < 6
+    leftovers = _chromium_pids_under(scratch)
+    for pid in leftovers:  # ours: clean up before failing
+        os.kill(pid, signal.SIGKILL)
+    assert leftovers == [], "Ctrl-C left browsers running"
+
+    done = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    final = read_results(out / "results.jsonl")
+    assert len(final) == 6 and len({r.key for r in final}) == 6
+    assert [r.key for r in final[: len(kept)]] == [r.key for r in kept]  # nothing finished was run twice
+
+
+@pytest.mark.slow
+def test_shards_split_the_tasks_and_the_report_merges_them(tmp_path: Path, chromium: str) -> None:
+    script = tmp_path / "agent.json"
+    script.write_text(json.dumps([[{"done": {"text": "Foundation, $7.25", "success": True}}]]))
+    runner = CliRunner()
+    for shard in ("1/2", "2/2"):
+        result = runner.invoke(
+            app,
+            [
+                "eval",
+                str(SAMPLE_TASKS),
+                "--limit",
+                "3",
+                "--arms",
+                "baseline",
+                "--model",
+                f"scripted:{script}",
+                "--judge",
+                "agent",
+                "--shard",
+                shard,
+                "--out",
+                str(tmp_path / shard.replace("/", "-of-")),
+                "--browser",
+                chromium,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    one, two = (read_results(tmp_path / name / "results.jsonl") for name in ("1-of-2", "2-of-2"))
+    assert [r.task_id for r in one] == ["Acme Books--0", "Acme Books--2"] and [r.task_id for r in two] == ["Acme Books--1"]
+    assert [r.order for r in one + two] == [0, 2, 1]  # positions in the whole selection
+    report = runner.invoke(app, ["report", str(tmp_path / "1-of-2"), str(tmp_path / "2-of-2"), "--no-plots", "--json"])
+    assert json.loads(report.output)["arms"][0]["n"] == 3
+
+
+@pytest.mark.slow
+async def test_frozen_arm_reads_memory_and_never_writes_it(tmp_path: Path, chromium: str) -> None:
+    tasks = load_tasks(SAMPLE_TASKS)
+    await evaluate(tasks[:1], _config(tmp_path / "first", chromium, arms=("coach",)))
+    memory = tmp_path / "memory.jsonl"
+    with EpisodeStore(path=tmp_path / "first" / "stores" / "coach") as store:
+        assert store.export(memory) == 1
+    (remembered,) = [json.loads(line)["id"] for line in memory.read_text().splitlines()]
+
+    out = tmp_path / "second"
+    await evaluate(tasks[1:3], _config(out, chromium, arms=("coach", "frozen"), memory=memory))
+    rows = _rows(out)
+    frozen = [r for r in rows if r["arm"] == "frozen"]
+    assert len(frozen) == 2 and all(r["episode_id"] is None for r in frozen)
+    assert all(remembered in a["episode_ids"] for r in frozen for a in r["interventions"][:1])
+    with EpisodeStore(path=out / "stores" / "frozen") as store:
+        assert [e.id for e in store.list()] == [remembered] and store.get(remembered).helped == 0
+    with EpisodeStore(path=out / "stores" / "coach") as store:
+        assert store.count() == 3  # the memory it started from, and its own two runs
+
+
+@pytest.mark.slow
+async def test_browser_use_builtin_judge(tmp_path: Path, chromium: str) -> None:
+    verdict = {
+        "reasoning": "No deal is shown.",
+        "verdict": False,
+        "failure_reason": "The deals page never loads.",
+        "impossible_task": True,
+    }
+    judge = BrowserUseJudge(ScriptedLLM([], structured={"JudgementResult": verdict}))
+    task = select(load_tasks(SAMPLE_TASKS), ids=["Acme Books--3"])
+    agent: Callable[[Task], ScriptedLLM] = lambda t: ScriptedLLM(  # noqa: E731
+        [[{"click": {"text": "Deals"}}], [{"done": {"text": "The deals never load.", "success": True}}]]
+    )
+    run = await evaluate(task, _config(tmp_path / "run", chromium, model=agent, judge=judge, arms=("baseline",)))
+    (row,) = run.results
+    assert row.claimed_success is True and row.success is False and row.verdict is False
+    assert row.judge_reason == "The deals page never loads. (judged impossible)"
