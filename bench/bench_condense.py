@@ -9,7 +9,6 @@ DOM snapshots of a login-like page (so the password scan runs), and one trace.ne
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import statistics
 import tempfile
@@ -18,8 +17,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from webcoach.condenser.condense import condense
 from webcoach.condenser.playwright_trace import parse_trace
 from webcoach.condenser.redact import Redactor
+from webcoach.condenser.store import EpisodeStore
 
 BASE = "http://127.0.0.1:8000/shop"
 PAGES = ["index.html", "catalog.html", "login.html", "search.html?q=dune", "book-dune.html"]
@@ -91,6 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--ingest", type=int, default=300, help="histories to ingest end to end")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,13 +101,25 @@ def main() -> None:
         print(f"trace: {args.actions} actions, {path.stat().st_size / 1e6:.1f} MB zipped -> {len(traj.steps)} steps")
         best, median = _timed(lambda: parse_trace(path, Redactor()), args.repeat)
         print(f"parse_trace: best {best * 1000:.0f} ms, median {median * 1000:.0f} ms ({args.repeat} runs)")
-        try:
-            condense = importlib.import_module("webcoach.condenser.condense").condense
-        except (ImportError, AttributeError):
-            print("condense: webcoach.condenser.condense.condense not available yet")
-            return
         best, median = _timed(lambda: condense(path, task="Sign in and find a book"), args.repeat)
         print(f"condense (rule-based, parse included): best {best * 1000:.0f} ms, median {median * 1000:.0f} ms")
+        ingest_throughput(Path(tmp), args.ingest)
+
+
+def ingest_throughput(tmp: Path, n: int) -> None:
+    """End-to-end ingest (read + condense + embed + store) of real browser-use histories, as `webcoach ingest` does it."""
+    histories = sorted((Path(__file__).resolve().parents[1] / "tests" / "data").glob("browser_use_*.json"))
+    if not histories:
+        print("ingest: no history fixtures found")
+        return
+    with EpisodeStore(home=tmp / "home", embedder="hashing") as store:
+        started = time.perf_counter()
+        for i in range(n):
+            # A different task per file makes every episode new, so nothing is deduplicated away.
+            store.add(condense(histories[i % len(histories)], task=f"Find book number {i} on Acme Books"))
+        elapsed = time.perf_counter() - started
+        assert store.count() == n
+    print(f"ingest (condense + store.add, one at a time): {n} episodes in {elapsed:.2f} s = {n / elapsed:.0f} episodes/s")
 
 
 if __name__ == "__main__":

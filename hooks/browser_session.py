@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..condenser.errors import ConfigError
+from ..condenser.settings import ENV_BROWSER
 
 if TYPE_CHECKING:
     from browser_use import BrowserProfile
 
-ENV_BROWSER = "WEBCOACH_BROWSER"
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 _PATHS = (
