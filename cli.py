@@ -680,6 +680,7 @@ def eval_command(
     from datetime import datetime
 
     browser_use_env()
+    from .condenser.settings import resolve
     from .hooks.browser_session import find_chromium
     from .tasks.evaluate import EvalConfig, evaluate
     from .tasks.results import TaskResult
@@ -701,7 +702,7 @@ def eval_command(
             resume=resume,
             shard=parse_shard(shard) if shard else None,
             memory=memory,
-            chroma_url=chroma_url,
+            chroma_url=resolve(chroma_url=chroma_url).chroma_url,  # as everywhere: the option, else $WEBCOACH_CHROMA_URL
             run_name=run_name,
             embedder=embedder,
             coach_llm=coach_llm,

@@ -132,6 +132,7 @@ class Coach:
         from ..hooks.browser_use import CoachingSession
 
         session = CoachingSession(self, agent, on_advice=on_advice)
+        session.warm_up()  # retrieval overlaps the browser's start
         history = await agent.run(
             max_steps=max_steps, on_step_start=session.before_step, on_step_end=session.after_step, **run_kwargs
         )

@@ -106,7 +106,7 @@ class RuleDecider:
                     return self._with_success(
                         relevant,
                         hit,
-                        f"This failed before: {mode.detail}. Do not retry it; try a different element or route.",
+                        f"This failed before: {mode.detail.rstrip('.')}. Do not retry it; try a different element or route.",
                         trigger="same_error",
                         key=f"same_error:{hit.episode.id}:{mode.detail}",
                         why=f"the last step failed like episode {hit.episode.id} did",
@@ -152,12 +152,13 @@ class RuleDecider:
         successes = [h for h in relevant if h.episode.outcome is Outcome.SUCCESS and h.episode.step_count > 0]
         if not successes:
             return None
+        # Episode.step_count counts actions (one browser-use step may hold several), so count the live run's actions too.
         longest = max(h.episode.step_count for h in successes)
-        if situation.step <= longest + self.settings.step_margin:
+        if len(steps) <= longest + self.settings.step_margin:
             return None
         best = successes[0]
         return Advice(
-            text=f"You are at step {situation.step}; similar successful runs needed at most {longest} steps. {_success_line(best.episode)} "
+            text=f"You have taken {len(steps)} steps so far; similar successful runs needed at most {longest} steps. {_success_line(best.episode)} "
             "If you already have the answer, finish now.",
             episode_ids=[h.episode.id for h in successes[:2]],
             why=f"past successes took <= {longest} steps",
@@ -170,7 +171,7 @@ class RuleDecider:
         for hit in relevant:
             ep = hit.episode
             route = _route(ep)
-            if ep.outcome is not Outcome.SUCCESS or not route or situation.step < max(2, ep.step_count // 2):
+            if ep.outcome is not Outcome.SUCCESS or not route or len(steps) < max(2, ep.step_count // 2):
                 continue
             on_route = {p.strip() for p in route.split("->")}
             here = situation.url or steps[-1].url

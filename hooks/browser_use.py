@@ -49,6 +49,14 @@ class CoachingSession(RunHooks):
 
     # --- the moments ------------------------------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Start retrieving for the page the run will open, so the start advice is ready when the first step begins
+        instead of costing it a whole search (call inside the event loop, just before `agent.run`)."""
+        try:
+            self._prefetch(self._start_url())
+        except Exception as exc:  # fail open
+            self._skip("warming up", exc)
+
     async def before_step(self, agent: Any) -> None:
         try:
             url = await self._current_url(agent)
@@ -76,15 +84,20 @@ class CoachingSession(RunHooks):
         """Condense and store the run; credit or blame the episodes whose advice it was given."""
         if self._hits is not None and not self._hits.done():
             self._hits.cancel()
-        if not self.coach.config.store_runs:
+        config = self.coach.config
+        if not config.store_runs and not (config.update_usefulness and self.given):
             return None
         try:
+            # Condensed even when runs are not stored: the run's outcome is what credits or blames the cited episodes.
             episode = await acondense(history, task=self.task, sensitive_data=self._sensitive)
             store = self.coach.store
-            await asyncio.to_thread(store.add, episode)
+            if config.store_runs:
+                await asyncio.to_thread(store.add, episode)
             cited = sorted({i for a in self.given for i in a.episode_ids} - {episode.id})
-            if self.coach.config.update_usefulness and cited and episode.outcome is not Outcome.UNKNOWN:
+            if config.update_usefulness and cited and episode.outcome is not Outcome.UNKNOWN:
                 await asyncio.to_thread(store.record_outcome, cited, episode.outcome is Outcome.SUCCESS)
+            if not config.store_runs:
+                return None
             self.episode = episode
             return episode
         except Exception as exc:  # a run that cannot be stored must not turn a finished run into a crash
@@ -116,6 +129,15 @@ class CoachingSession(RunHooks):
         if self.on_advice is not None:
             with contextlib.suppress(Exception):  # a display callback must not break coaching
                 self.on_advice(advice)
+
+    def _start_url(self) -> str | None:
+        """The page browser-use opens before the first step: its first initial navigation (given, or found in the task)."""
+        for action in getattr(self.agent, "initial_actions", None) or []:
+            with contextlib.suppress(Exception):
+                url = (action.model_dump(exclude_none=True).get("navigate") or {}).get("url")
+                if url:
+                    return str(url) if str(url).startswith("http") else None
+        return None
 
     @staticmethod
     async def _current_url(agent: Any) -> str | None:

@@ -76,32 +76,53 @@ async def watch(coach: Coach, context: BrowserContext, *, task: str, path: str |
     """Trace a Playwright script's `context`; when the block ends the trace is saved, condensed and stored in the coach's
     memory, and the context is closed. A failure to ingest is logged, never raised: the script's own work comes first."""
     import logging
+    import os
     import tempfile
+
+    from playwright.async_api import Error as PlaywrightError
 
     from ..condenser.condense import acondense
     from ..condenser.errors import WebcoachError
     from ..condenser.settings import resolve
 
     log = logging.getLogger("webcoach")
+    made_path = path is None
     if path is None:
         folder = resolve().runs_dir
         folder.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)[1])
+        handle, name = tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)
+        os.close(handle)  # only a fresh name was wanted: Playwright writes the file
+        path = Path(name)
     watcher = Watcher(Path(path))
     failed = False
+    saved = True
     try:
         async with record_trace(context, watcher.trace):
-            yield watcher
-    except BaseException:
-        failed = True
-        raise
+            try:
+                yield watcher
+            except BaseException:
+                failed = True
+                raise
+    except PlaywrightError as exc:
+        if failed:
+            raise
+        # The script's work went fine, but the trace could not be saved: it closed the context (or browser) itself.
+        saved = False
+        log.warning(
+            "webcoach: the watched run was not stored: its trace could not be saved (%s); leave the context open inside "
+            "the `watch` block, which closes it for you",
+            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__,
+        )
     finally:
         with suppress(Exception):  # the script may have closed it already
             await context.close()
+        if not saved and made_path:
+            watcher.trace.unlink(missing_ok=True)
         outcome = watcher.outcome or ("failure" if failed else None)
         try:
-            episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
-            await asyncio.to_thread(coach.store.add, episode)
-            watcher.episode = episode
+            if saved:
+                episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
+                await asyncio.to_thread(coach.store.add, episode)
+                watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)

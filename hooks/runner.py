@@ -141,18 +141,28 @@ async def run_task(
         session = CoachingSession(coach, agent, on_advice=on_advice) if coach is not None else None
         started = time.monotonic()
         step_started = [started]
+        shown = [0]  # history items already reported
+
+        def report(a: Any) -> None:
+            # Every history item once, in order: the initial navigation is recorded as an item before the first step.
+            items = a.history.history
+            while on_step is not None and shown[0] < len(items):
+                shown[0] += 1
+                _report_step(items[shown[0] - 1], shown[0], sensitive_data, step_started[0], on_step)
 
         async def before(a: Any) -> None:
+            report(a)
             step_started[0] = time.monotonic()
             if session is not None:
                 await session.before_step(a)
 
         async def after(a: Any) -> None:
+            report(a)  # before the coach speaks, so a step's line precedes the advice it triggered
             if session is not None:
                 await session.after_step(a)
-            if on_step is not None:
-                _report_step(a, sensitive_data, step_started[0], on_step)
 
+        if session is not None:
+            session.warm_up()  # retrieval overlaps the browser's start
         history = await agent.run(max_steps=max_steps, on_step_start=before, on_step_end=after)
         seconds = time.monotonic() - started
     episode = await session.on_done(history) if session is not None else None
@@ -172,17 +182,16 @@ async def run_task(
     )
 
 
-def _report_step(agent: Any, sensitive_data: dict[str, Any] | None, started: float, on_step: Callable[[StepEvent], None]) -> None:
-    items = agent.history.history
-    if not items:
-        return
+def _report_step(
+    item: Any, number: int, sensitive_data: dict[str, Any] | None, started: float, on_step: Callable[[StepEvent], None]
+) -> None:
     try:
-        traj = parse_history({"history": [items[-1].model_dump()]}, Redactor(sensitive_values(sensitive_data)))
+        traj = parse_history({"history": [item.model_dump()]}, Redactor(sensitive_values(sensitive_data)))
     except InputError:
         return
     on_step(
         StepEvent(
-            number=len(items),
+            number=number,
             url=traj.steps[0].url if traj.steps else None,
             actions=traj.steps,
             seconds=time.monotonic() - started,

@@ -79,6 +79,7 @@ class EvalConfig:
     browser: str | None = None
     site: str | Path | None = None  # for `{site}` URLs: a base URL, or a folder to serve (default: the bundled sites)
     calculate_cost: bool = False  # let browser-use price tokens (it fetches a price list)
+    max_errors_in_a_row: int = 5  # harness errors in a row that stop the run (a broken browser or provider)
 
 
 @dataclass(kw_only=True)
@@ -205,8 +206,8 @@ async def evaluate(
     order = {t.id: i for i, t in enumerate(tasks)}
     mine = take_shard(tasks, config.shard)
     path = _prepare_out(config, _manifest(config, mine, judge))
-    done = finished(read_results(path)) if config.resume and path.exists() else set()
-    jobs = deque((task, arm) for task in mine for arm in config.arms if (arm, task.id) not in done)
+    already = finished(read_results(path)) if config.resume and path.exists() else set()
+    jobs = deque((task, arm) for task in mine for arm in config.arms if (arm, task.id) not in already)
     planned = len(jobs)
     if on_plan is not None:
         on_plan(planned, len(mine) * len(config.arms) - planned)
@@ -216,6 +217,7 @@ async def evaluate(
         for name in config.arms:
             arms[name] = await asyncio.to_thread(_arm, config, name)
         with _site(config, mine) as base:
+            failing: list[TaskResult] = []  # harness errors since the last run that worked
 
             async def worker() -> None:
                 while jobs:
@@ -226,8 +228,16 @@ async def evaluate(
                     await _learn(arms[arm], done, config)
                     if on_result is not None:
                         on_result(done.result)
+                    failing[:] = [*failing, done.result] if done.result.error else []
+                    if len(failing) >= config.max_errors_in_a_row:
+                        jobs.clear()  # a broken set-up (browser, provider, key): stop instead of failing every task
 
             await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(planned, 1)))))
+            if len(failing) >= config.max_errors_in_a_row:
+                raise WebcoachError(
+                    f"stopped: {len(failing)} runs in a row failed in the harness (last: {failing[-1].error}); "
+                    f"fix that, then run again with --resume ({config.out_dir} keeps what finished)"
+                )
     finally:
         for a in arms.values():
             if a.store is not None:
@@ -251,6 +261,7 @@ async def _run_job(task: Task, arm: _Arm, config: EvalConfig, judge: Judge, base
         "order": order,
         "question": task.question,
         "start_url": url,
+        "reference": [f"{a.kind}: {a.answer}" for a in task.answers],
         "judge": judge.name,
         "model": _model_name(config.model),
     }
@@ -265,7 +276,7 @@ async def _run_job(task: Task, arm: _Arm, config: EvalConfig, judge: Judge, base
             max_steps=config.max_steps,
             headless=config.headless,
             browser=config.browser,
-            keep_screenshots=config.screenshots,
+            keep_screenshots=max(config.screenshots, judge.screenshots),
             calculate_cost=config.calculate_cost,
         )
     except Exception as exc:  # the harness boundary: one broken run must not end a benchmark; --resume retries it

@@ -121,7 +121,11 @@ def tables(report: Report) -> list[Table]:
             Table(
                 title="Learning: success rate over the task order",
                 headers=["arm", *(f"tasks {lo}-{hi}" for lo, hi, _ in ranges)],
-                rows=[[arm, *(_pct(rate) for _, _, rate in report.blocks[arm])] for arm in arms if report.blocks[arm]],
+                rows=[
+                    [arm, *(_pct(rate) for _, _, rate in report.blocks[arm]), *["-"] * (width - len(report.blocks[arm]))]
+                    for arm in arms
+                    if report.blocks[arm]
+                ],
                 note="Tasks in run order, in consecutive blocks; the coach arm's memory grows from left to right.",
             )
         )

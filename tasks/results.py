@@ -45,6 +45,7 @@ class TaskResult(BaseModel):
     reward: float | None = None
     claimed_success: bool | None = None
     final_answer: str | None = None
+    reference: list[str] = Field(default_factory=list)  # the task's reference answers ("golden: ..."), never shown to the judge
     steps: int = 0
     seconds: float = 0.0  # wall time of the agent run, judge excluded
     judge_seconds: float = 0.0

@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
-from webcoach.condenser.errors import ConfigError, InputError
+from webcoach.condenser.errors import ConfigError, InputError, WebcoachError
 from webcoach.condenser.models import FunctionModel
 from webcoach.condenser.sources import load_trajectory
 from webcoach.condenser.store import EpisodeStore
@@ -26,7 +28,7 @@ from webcoach.tasks.evaluate import EvalConfig, evaluate
 from webcoach.tasks.judge import BrowserUseJudge
 from webcoach.tasks.miniwob import build_site, miniwob_tasks
 from webcoach.tasks.results import read_results
-from webcoach.tasks.taskset import SAMPLE_TASKS, Task, load_tasks, select
+from webcoach.tasks.taskset import SAMPLE_ANSWERS, SAMPLE_TASKS, Task, load_answers, load_tasks, select, with_answers
 
 ANSWERS = {"Acme Books--0": "Foundation, $7.25", "Acme Books--1": "The Vegetarian Lasagna Book, $11.40"}
 GENRES = {"Acme Books--0": "Science fiction", "Acme Books--1": "Cooking", "Acme Books--2": "History"}
@@ -67,7 +69,7 @@ def _rows(out: Path) -> list[dict[str, Any]]:
 
 async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "run"
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    tasks = with_answers(select(load_tasks(SAMPLE_TASKS), limit=2), load_answers(SAMPLE_ANSWERS))
     judge = answer_judge()
     seen: list[tuple[str, str]] = []
     run = await evaluate(tasks, _config(out, chromium, judge=judge, concurrency=2), on_result=lambda r: seen.append(r.key))
@@ -90,6 +92,7 @@ async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tm
         assert r["steps"] == 4 and r["seconds"] > 0 and r["error"] is None
         assert r["order"] == int(r["task_id"][-1]) and r["start_url"].endswith("/shop/index.html")
         assert r["prompt_tokens"] is None  # a scripted model reports no usage
+        assert r["reference"] == [f"golden: {ANSWERS[r['task_id']]}"]
         shots = [out / s for s in r["screenshots"]]
         assert len(shots) == 3 and all(s.read_bytes().startswith(b"\x89PNG") for s in shots)
         trajectory = load_trajectory(out / r["history"])
@@ -98,6 +101,7 @@ async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tm
     assert len(judge.calls) == 4 and all(len(images) == 3 for images in judge.images)
     kept = {(out / s).read_bytes() for r in rows for s in r["screenshots"]}
     assert {i for images in judge.images for i in images} <= kept
+    assert not any("golden" in system + prompt for system, prompt in judge.calls)  # reference answers never reach it
 
     by_key = {(r["arm"], r["task_id"]): r for r in rows}
     first, second = by_key[("coach", "Acme Books--0")], by_key[("coach", "Acme Books--1")]
@@ -147,6 +151,16 @@ async def test_a_harness_error_is_recorded_and_run_again_on_resume(tmp_path: Pat
     again = await evaluate(tasks, _config(out, chromium, model=broken, arms=("baseline",), resume=True))
     assert again.planned == 1 and again.skipped == 0  # an error row does not count as done
     assert len(read_results(out / "results.jsonl")) == 2
+
+
+async def test_a_broken_setup_stops_the_run_after_errors_in_a_row(tmp_path: Path, chromium: str) -> None:
+    def broken(task: Task) -> Any:
+        raise RuntimeError("no API key")
+
+    config = _config(tmp_path / "run", chromium, model=broken, arms=("baseline",), max_errors_in_a_row=2)
+    with pytest.raises(WebcoachError, match=r"stopped: 2 runs in a row failed.*RuntimeError: no API key.*--resume"):
+        await evaluate(load_tasks(SAMPLE_TASKS), config)
+    assert len(read_results(tmp_path / "run" / "results.jsonl")) == 2  # of five tasks
 
 
 # --- slow: resume after kills, MiniWoB++, shards, a frozen arm, browser-use's judge --------------------------
@@ -232,8 +246,9 @@ def test_ctrl_c_loses_no_finished_run_and_resume_completes_the_rest(tmp_path: Pa
             [[{"click": {"text": "Catalog"}}], [{"click": {"text": "History"}}], [{"done": {"text": "SPQR", "success": True}}]]
         )
     )
-    out, scratch = tmp_path / "run", tmp_path / "scratch"
-    scratch.mkdir()
+    out = tmp_path / "run"
+    # Chromium puts its singleton socket under TMPDIR, and a socket path longer than ~107 bytes fails: keep it short.
+    scratch = Path(tempfile.mkdtemp(prefix="wc-", dir="/tmp"))
     command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--limit", "3", "--arms", "baseline,coach"]
     command += ["--model", f"scripted:{script}", "--judge", "agent", "--out", str(out)]
     env = {**os.environ, "TMPDIR": str(scratch)}
@@ -243,6 +258,7 @@ def test_ctrl_c_loses_no_finished_run_and_resume_completes_the_rest(tmp_path: Pa
         while not ((out / "results.jsonl").exists() and (out / "results.jsonl").read_text().count("\n") >= 1):
             assert proc.poll() is None and time.monotonic() < deadline, "the run ended before its first result"
             time.sleep(0.1)
+        time.sleep(1.5)  # into the next run, mid-step
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     finally:
@@ -252,12 +268,14 @@ def test_ctrl_c_loses_no_finished_run_and_resume_completes_the_rest(tmp_path: Pa
     assert "interrupted: finished runs are in" in output and "--resume" in output
     kept = read_results(out / "results.jsonl")
     assert 1 <= len(kept) < 6
+    assert all(r.final_answer == "SPQR" and r.steps == 4 for r in kept)  # an interrupted run is not written as a result
     leftovers = _chromium_pids_under(scratch)
     for pid in leftovers:  # ours: clean up before failing
         os.kill(pid, signal.SIGKILL)
     assert leftovers == [], "Ctrl-C left browsers running"
 
     done = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=180)
+    shutil.rmtree(scratch, ignore_errors=True)
     assert done.returncode == 0, done.stdout + done.stderr
     final = read_results(out / "results.jsonl")
     assert len(final) == 6 and len({r.key for r in final}) == 6
@@ -337,3 +355,46 @@ async def test_browser_use_builtin_judge(tmp_path: Path, chromium: str) -> None:
     (row,) = run.results
     assert row.claimed_success is True and row.success is False and row.verdict is False
     assert row.judge_reason == "The deals page never loads. (judged impossible)"
+
+
+def test_eval_command_needs_a_task_file_or_a_suite(tmp_path: Path) -> None:
+    runner = CliRunner()
+    neither = runner.invoke(app, ["eval", "--out", str(tmp_path / "x")])
+    assert neither.exit_code == 2 and "give a task file or --suite miniwob" in neither.output
+    unknown = runner.invoke(app, ["eval", "--suite", "webarena"])
+    assert unknown.exit_code == 2 and "unknown suite 'webarena'" in unknown.output
+    bad_shard = runner.invoke(app, ["eval", str(SAMPLE_TASKS), "--shard", "3/2", "--model", "scripted:x.json"])
+    assert bad_shard.exit_code == 1 and "error: shard '3/2' is not valid" in bad_shard.output
+
+
+@pytest.mark.slow
+def test_eval_command_runs_the_miniwob_suite(tmp_path: Path, chromium: str) -> None:
+    script = tmp_path / "agent.json"
+    script.write_text(json.dumps([[{"click": {"text": "ONE"}}], [{"done": {"text": "clicked", "success": True}}]]))
+    out = tmp_path / "run"
+    args = ["eval", "--suite", "miniwob", "--tasks", "click-test-2", "--episodes", "2", "--arms", "baseline"]
+    result = CliRunner().invoke(app, [*args, "--model", f"scripted:{script}", "--out", str(out), "--browser", chromium])
+    assert result.exit_code == 0, result.output
+    assert "2 runs added" in result.output and "baseline: 2/2 succeeded" in result.output
+    assert [(r.task_id, r.judge, r.success) for r in read_results(out / "results.jsonl")] == [
+        ("click-test-2--0", "miniwob-reward", True),
+        ("click-test-2--1", "miniwob-reward", True),
+    ]
+
+
+@pytest.mark.slow
+async def test_shards_on_one_chroma_server_share_the_coach_arms_memory(
+    tmp_path: Path, chromium: str, chroma_server: tuple[str, object]
+) -> None:
+    url, _ = chroma_server
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    for i in (1, 2):  # two machines, each its own --out, one server and one --run-name
+        config = _config(tmp_path / f"shard-{i}", chromium, shard=(i, 2), chroma_url=url, run_name="bench-1", embedder="hashing")
+        await evaluate(tasks, config)
+    second = read_results(tmp_path / "shard-2" / "results.jsonl")
+    coach = next(r for r in second if r.arm == "coach")
+    first_episode = next(r for r in read_results(tmp_path / "shard-1" / "results.jsonl") if r.arm == "coach").episode_id
+    assert coach.interventions and coach.interventions[0].episode_ids == [first_episode]  # learnt on the other machine
+    with EpisodeStore(url=url, namespace="eval-bench-1-coach") as store:
+        assert store.count() == 2
+    assert not (tmp_path / "shard-1" / "stores").exists()  # nothing embedded when a server is used

@@ -8,13 +8,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import chromadb
-import httpx
 import pytest
 from chromadb.config import Settings as ChromaSettings
 from webcoach.coach.ranking import Hit, RetrievalWeights, rank, recency, same_site
@@ -428,42 +427,7 @@ def test_unreachable_server_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None
     assert "chroma run" in message and "unset WEBCOACH_CHROMA_URL" in message
 
 
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    log = (tmp_path / "chroma-server.log").open("w")
-    server = subprocess.Popen(
-        [str(CHROMA_BIN), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "false"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma server did not start: {(tmp_path / 'chroma-server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url, server
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-
-def test_two_clients_share_a_chroma_server(
-    chroma_server: tuple[str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_clients_share_a_chroma_server(chroma_server: tuple[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     url, server = chroma_server
     writer = EpisodeStore(url=url, embedder="hashing", namespace="shared")
     monkeypatch.setenv("WEBCOACH_CHROMA_URL", url)

@@ -1,0 +1,105 @@
+"""`coach.watch(context, task=...)`: any Playwright script's run is traced and stored when its block ends.
+
+Real Playwright (async API) on Debian chromium against the local shop, a real EpisodeStore on tmp_path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from webcoach.coach.coach import Coach
+from webcoach.condenser.episode import Outcome
+from webcoach.condenser.store import EpisodeStore
+
+TASK = "Find the cheapest history book on Acme Books"
+
+
+@pytest.fixture
+async def context(chromium: str) -> AsyncIterator[BrowserContext]:
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            yield await browser.new_context()
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EpisodeStore]:
+    with EpisodeStore(tmp_path / "store", embedder="hashing") as opened:
+        yield opened
+
+
+def runs_dir() -> Path:
+    return Path(os.environ["WEBCOACH_HOME"]) / "runs"
+
+
+async def browse_to_history(context: BrowserContext, site: str) -> Any:
+    page = await context.new_page()
+    await page.goto(f"{site}/shop/index.html")
+    await page.click("text=Catalog")
+    await page.click("text=History")
+    return page
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected"),
+    [("success", Outcome.SUCCESS), ("failure", Outcome.FAILURE), (None, Outcome.UNKNOWN)],
+)
+async def test_the_watched_run_is_stored_with_the_scripts_verdict(
+    verdict: str | None, expected: Outcome, context: BrowserContext, site: str, store: EpisodeStore
+) -> None:
+    async with Coach(store).watch(context, task=TASK) as w:
+        page = await browse_to_history(context, site)
+        assert "The Guns of August" in await page.inner_text("#books")
+        w.outcome = verdict
+        assert store.count() == 0  # stored when the block ends, not before
+
+    assert store.count() == 1
+    assert w.episode is not None and store.contains(w.episode.id)
+    episode = store.get(w.episode.id)
+    assert episode.task == TASK and episode.outcome is expected
+    assert episode.outcome_by == ("human" if verdict else "none")
+    assert episode.source_kind.startswith("playwright") and episode.step_count >= 3
+    assert "catalog-history.html" in episode.summary
+    assert w.trace.parent == runs_dir() and w.trace.stat().st_size > 0  # kept for re-ingesting
+    with pytest.raises(PlaywrightError):  # watch closed the context
+        await context.new_page()
+
+
+async def test_a_script_that_raises_is_stored_as_a_failure_and_the_error_propagates(
+    context: BrowserContext, site: str, store: EpisodeStore, tmp_path: Path
+) -> None:
+    trace = tmp_path / "traces" / "run.zip"
+    with pytest.raises(PlaywrightTimeoutError):
+        async with Coach(store).watch(context, task=TASK, path=trace) as w:
+            page = await browse_to_history(context, site)
+            await page.click("#sort-by-price", timeout=300)  # no such control: the script fails here
+
+    assert w.trace == trace and trace.stat().st_size > 0
+    assert store.count() == 1 and w.episode is not None
+    episode = store.get(w.episode.id)
+    assert episode.outcome is Outcome.FAILURE and episode.outcome_by == "human"
+    assert any("#sort-by-price" in m.detail and m.kind in ("timeout", "error") for m in episode.failure_modes)
+
+
+async def test_a_script_that_closes_the_context_itself_is_not_broken_by_watch(
+    context: BrowserContext, site: str, store: EpisodeStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="webcoach")
+    async with Coach(store).watch(context, task=TASK) as w:
+        await browse_to_history(context, site)
+        w.outcome = "success"
+        await context.close()  # what many scripts end with; the trace is lost with the context
+
+    assert store.count() == 0 and w.episode is None
+    assert any("leave the context open inside the `watch` block" in r.getMessage() for r in caplog.records)
+    assert not runs_dir().exists() or list(runs_dir().iterdir()) == []  # no empty trace file left behind
