@@ -36,6 +36,24 @@ app.add_typer(memory_app, name="memory")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"webcoach {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Cross-session memory for browser agents: condense past runs into episodes, search them, coach new runs."""
+
+
 Home = Annotated[
     Path | None, typer.Option("--home", help="Data directory (default: $WEBCOACH_HOME or the user data dir).", show_default=False)
 ]

@@ -1,6 +1,7 @@
 """Coach overhead per agent step at 1k/10k/100k stored episodes, beside the agent's own step time in the same runs.
 
     python bench/bench_coach.py [--sizes 1000 10000 100000] [--runs 4] [--dir /tmp/webcoach-bench-coach] [--fresh]
+                                [--cold-start]
 
 A real browser-use Agent (Debian chromium, the local shop) driven by a zero-latency ScriptedLLM runs a 12-step task,
 coached by the rule-based coach from an embedded store (hashing embedder) holding N synthetic episodes plus two episodes
@@ -116,7 +117,9 @@ class Samples:
     advice: list[int] = field(default_factory=list)  # per run: interventions made
 
 
-async def one_run(coach: Coach, shop: str, chromium: str, profile: Path, samples: Samples | None) -> None:
+async def one_run(
+    coach: Coach, shop: str, chromium: str, profile: Path, samples: Samples | None, *, warm_up: bool = True
+) -> None:
     from browser_use import Agent
     from webcoach.hooks.browser_use import CoachingSession
     from webcoach.hooks.scripted import ScriptedLLM
@@ -141,10 +144,11 @@ async def one_run(coach: Coach, shop: str, chromium: str, profile: Path, samples
         hooks[-1] += time.perf_counter() - started
 
     started = time.perf_counter()
-    session.warm_up()  # as Coach.run does: the start retrieval overlaps the browser's start
-    warm_up = time.perf_counter() - started
+    if warm_up:
+        session.warm_up()  # as Coach.run does: the start retrieval overlaps the browser's start
+    warming = time.perf_counter() - started
     history = await agent.run(max_steps=20, on_step_start=before, on_step_end=after)
-    hooks[0] += warm_up
+    hooks[0] += warming
     started = time.perf_counter()
     await session.on_done(history)
     done = time.perf_counter() - started
@@ -164,7 +168,7 @@ def pct(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
 
 
-async def bench(sizes: list[int], runs: int, root: Path, scratch: Path) -> None:
+async def bench(sizes: list[int], runs: int, root: Path, scratch: Path, *, warm_up: bool) -> None:
     chromium = find_chromium()
     now = datetime.now(UTC)
     config = CoachConfig(store_runs=False)  # keep the stores as they are; usefulness updates still run
@@ -184,7 +188,7 @@ async def bench(sizes: list[int], runs: int, root: Path, scratch: Path) -> None:
                     await one_run(coach, shop, chromium, scratch / "profile-warmup", None)  # imports, first browser
                 samples = Samples()
                 for n in range(runs):
-                    await one_run(coach, shop, chromium, scratch / f"profile-{size}-{n}", samples)
+                    await one_run(coach, shop, chromium, scratch / f"profile-{size}-{n}", samples, warm_up=warm_up)
                 count = store.count() - len(seeded)
             finally:
                 for episode_id in seeded:
@@ -205,6 +209,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4, help="agent runs per store size (12 steps each)")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/webcoach-bench-coach"))
     parser.add_argument("--fresh", action="store_true", help="delete the stores under --dir first")
+    parser.add_argument(
+        "--cold-start", action="store_true", help="skip CoachingSession.warm_up: the first step waits for a whole search"
+    )
     args = parser.parse_args()
     if args.fresh and args.dir.exists():
         shutil.rmtree(args.dir)
@@ -215,7 +222,7 @@ def main() -> None:
             os.environ.setdefault(key, value)  # before browser_use is first imported
         tempfile.tempdir = str(scratch)  # browser-use's agent and download folders
         logging.getLogger("browser_use").setLevel(logging.ERROR)  # the scripted misclick is expected
-        asyncio.run(bench(args.sizes, args.runs, args.dir, scratch))
+        asyncio.run(bench(args.sizes, args.runs, args.dir, scratch, warm_up=not args.cold_start))
 
 
 if __name__ == "__main__":

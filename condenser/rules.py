@@ -147,7 +147,9 @@ def lessons_for(task: str, traj: Trajectory, outcome: Outcome, failures: list[Fa
     lessons: list[str] = []
     for f in failures:
         if f.kind in ("error", "timeout") and f.url:
-            lessons.append(f"On {short_url(f.url)}: {f.detail}. Do not retry the same action; look for another element or route.")
+            lessons.append(
+                f"On {short_url(f.url)}: {f.detail.rstrip('.')}. Do not retry the same action; look for another element or route."
+            )
         elif f.kind == "http_error" and f.url:
             lessons.append(f"Avoid {short_url(f.url)}: it is a broken page ({f.detail.rsplit(' returned ', 1)[-1]}).")
         elif f.kind == "loop":

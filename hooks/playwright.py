@@ -67,8 +67,20 @@ class Watcher:
 
     def __init__(self, trace: Path) -> None:
         self.trace = trace
-        self.outcome: str | None = None  # "success" / "failure": a verdict from the script itself
+        self._outcome: str | None = None
         self.episode: Episode | None = None
+
+    @property
+    def outcome(self) -> str | None:
+        """'success' or 'failure': a verdict from the script itself (None: unknown)."""
+        return self._outcome
+
+    @outcome.setter
+    def outcome(self, value: str | None) -> None:
+        # Checked here, inside the script, where a typo can still be fixed; after the block it would cost the run.
+        if value not in (None, "success", "failure"):
+            raise ValueError(f"outcome must be 'success', 'failure' or None, not {value!r}")
+        self._outcome = value
 
 
 @asynccontextmanager

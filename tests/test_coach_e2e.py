@@ -13,7 +13,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ pytestmark = pytest.mark.usefixtures("offline_browser_use")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Any:
+def store(tmp_path: Path) -> Iterator[EpisodeStore]:
     with EpisodeStore(tmp_path / "store", embedder="hashing") as opened:
         yield opened
 
@@ -115,6 +115,7 @@ async def recorded_failure(site: str) -> Episode:
 
 
 def unrelated_episodes() -> list[Episode]:
+    """Failed runs on other sites, with the same kind of error the live runs meet: only the task decides relevance."""
     episodes = []
     for task, url in (
         ("Book a hotel room in Berlin for two adults next weekend", "https://www.booking.com/"),

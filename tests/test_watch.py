@@ -103,3 +103,13 @@ async def test_a_script_that_closes_the_context_itself_is_not_broken_by_watch(
     assert store.count() == 0 and w.episode is None
     assert any("leave the context open inside the `watch` block" in r.getMessage() for r in caplog.records)
     assert not runs_dir().exists() or list(runs_dir().iterdir()) == []  # no empty trace file left behind
+
+
+def test_an_unknown_outcome_is_refused_where_it_is_set(tmp_path: Path) -> None:
+    from webcoach.hooks.playwright import Watcher
+
+    watcher = Watcher(tmp_path / "t.zip")
+    with pytest.raises(ValueError, match="'success', 'failure' or None"):
+        watcher.outcome = "succes"
+    watcher.outcome = "failure"
+    assert watcher.outcome == "failure"
