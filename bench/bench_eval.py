@@ -21,14 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-for _key, _value in {
-    "ANONYMIZED_TELEMETRY": "false",
-    "BROWSER_USE_CLOUD_SYNC": "false",
-    "BROWSER_USE_VERSION_CHECK": "false",
-    "BROWSER_USE_CLOUD_HINTS": "false",
-    "BROWSER_USE_DISABLE_EXTENSIONS": "1",
-    "BROWSER_USE_SETUP_LOGGING": "false",
-}.items():
+from webcoach.hooks.browser_session import offline_env  # imports no browser-use
+
+for _key, _value in offline_env().items():
     os.environ.setdefault(_key, _value)
 
 from webcoach.condenser.models import FunctionModel  # noqa: E402

@@ -9,16 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from webcoach.hooks.browser_session import offline_env
 
 # browser-use reads these at import time: keep it offline, quiet and out of the host's logging.
-for _key, _value in {
-    "ANONYMIZED_TELEMETRY": "false",
-    "BROWSER_USE_CLOUD_SYNC": "false",
-    "BROWSER_USE_VERSION_CHECK": "false",
-    "BROWSER_USE_CLOUD_HINTS": "false",
-    "BROWSER_USE_DISABLE_EXTENSIONS": "1",
-    "BROWSER_USE_SETUP_LOGGING": "false",
-}.items():
+for _key, _value in offline_env().items():
     os.environ.setdefault(_key, _value)
 os.environ.pop("ANTHROPIC_API_KEY", None)
 os.environ.pop("WEBCOACH_CHROMA_URL", None)
@@ -38,6 +32,18 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", False)
     yield
+
+
+@pytest.fixture
+def offline_browser_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests that run a real browser-use Agent: its config, agent and download folders go under tmp_path."""
+    import tempfile
+
+    for key, value in offline_env(tmp_path / "browser-use-config").items():
+        monkeypatch.setenv(key, value)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
 
 @pytest.fixture(scope="session")

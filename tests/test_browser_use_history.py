@@ -565,16 +565,6 @@ def test_offline_env_turns_off_everything_that_calls_out(tmp_path: Path) -> None
 # --- slow: real browser-use Agents on the local shop ----------------------------------------------------------
 
 
-@pytest.fixture
-def offline_browser_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in offline_env(tmp_path / "browser-use-config").items():
-        monkeypatch.setenv(key, value)
-    # browser-use puts its agent and download folders under the temp dir: keep them in this test's tmp_path.
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-
-
 @pytest.mark.slow
 @pytest.mark.usefixtures("offline_browser_use")
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)

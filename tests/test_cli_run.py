@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -14,7 +13,6 @@ import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
 from webcoach.condenser.store import EpisodeStore
-from webcoach.hooks.browser_session import offline_env
 
 runner = CliRunner()
 
@@ -25,12 +23,7 @@ STEP_LINE = re.compile(r"^step +(\d+) (.*)$", re.MULTILINE)
 
 
 @pytest.fixture(autouse=True)
-def offline_browser_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in offline_env(tmp_path / "browser-use-config").items():
-        monkeypatch.setenv(key, value)
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+def _offline(offline_browser_use: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEBCOACH_EMBEDDER", "hashing")  # the same embedder whatever model files this machine has
 
 

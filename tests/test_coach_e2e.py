@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from webcoach.condenser.models import FunctionModel
 from webcoach.condenser.rules import condense_rules
 from webcoach.condenser.store import EpisodeStore
 from webcoach.condenser.trajectory import Step, Trajectory
-from webcoach.hooks.browser_session import make_browser_profile, offline_env
+from webcoach.hooks.browser_session import make_browser_profile
 from webcoach.hooks.scripted import ScriptedLLM
 
 MARK = "[webcoach advice"  # how every injected note starts (Advice.render)
@@ -42,16 +41,6 @@ RECORDED_TASK = "Find this week's best deal at Acme Books and report its price."
 SCIFI_TASK = "Find the cheapest science fiction book on Acme Books"
 HISTORY_TASK = "Find the cheapest history book on Acme Books"
 DEAL_TASK = "Find the best deal at Acme Books this week and report its price"
-
-
-@pytest.fixture
-def offline_browser_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in offline_env(tmp_path / "browser-use-config").items():
-        monkeypatch.setenv(key, value)
-    # browser-use puts its agent and download folders under the temp dir: keep them in this test's tmp_path.
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
 
 pytestmark = pytest.mark.usefixtures("offline_browser_use")
