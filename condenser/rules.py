@@ -145,6 +145,7 @@ def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
 
 def lessons_for(task: str, traj: Trajectory, outcome: Outcome, failures: list[FailureMode], path: list[str]) -> list[str]:
     lessons: list[str] = []
+    broken = {f.url for f in failures if f.kind == "http_error"}
     for f in failures:
         if f.kind in ("error", "timeout") and f.url:
             lessons.append(
@@ -154,7 +155,7 @@ def lessons_for(task: str, traj: Trajectory, outcome: Outcome, failures: list[Fa
             lessons.append(f"Avoid {short_url(f.url)}: it is a broken page ({f.detail.rsplit(' returned ', 1)[-1]}).")
         elif f.kind == "loop":
             lessons.append(f"Stop after two identical attempts: {f.detail} without progress.")
-        elif f.kind == "dead_end":
+        elif f.kind == "dead_end" and f.url not in broken:  # "avoid: broken page" already says it
             lessons.append(f"{f.detail.split(' was')[0]} did not lead to the answer.")
         elif f.kind == "step_limit":
             lessons.append(f"The run used {len(traj.steps)} steps and did not finish: take a more direct route.")

@@ -62,3 +62,14 @@ def test_same_log_same_id_different_task_different_id() -> None:
     a, b, c = condense_rules(traj, "task one"), condense_rules(traj, "task one"), condense_rules(traj, "task two")
     assert a.id == b.id and a.content_hash == b.content_hash
     assert a.id != c.id
+
+
+def test_a_broken_page_is_one_lesson_not_two() -> None:
+    page = f"{SHOP}/expired-deal.html"
+    traj = _traj(
+        Step(index=0, action="goto", url=f"{SHOP}/deals.html", target=page, http_status=404),
+        Step(index=1, action="back", url=page),
+        http_failures=(HttpFailure(url=page, status=404),),
+    )
+    lessons = [lesson for lesson in condense_rules(traj, "t").lessons if "expired-deal.html" in lesson]
+    assert lessons == ["Avoid 127.0.0.1:9/shop/expired-deal.html: it is a broken page (HTTP 404)."]
