@@ -174,3 +174,17 @@ async def test_a_broken_decider_or_store_fails_open(caplog: object) -> None:
     assert await coach.advise("t", hits=[]) is None
     coach = Coach(_NoStore())  # type: ignore[arg-type]
     assert await coach.advise("t") is None  # the store raised: still no exception
+
+
+async def test_over_budget_counts_actions_like_the_episodes_do() -> None:
+    # A browser-use step can hold several actions; episodes count actions, so the live run must be counted the same way.
+    fail, win = _failed_search(), _success()  # the success took 4 actions
+    hits = (_hit(fail, 0.7), _hit(win, 0.6))
+    many = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog.html", target=f"link {i}") for i in range(8)))
+    advice = await RuleDecider().decide(Situation(task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=many, step=3))
+    assert advice is not None and advice.trigger == "over_budget" and "8 steps" in advice.text
+    few = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog-cooking.html", target=f"link {i}") for i in range(4)))
+    assert (
+        await RuleDecider().decide(Situation(task="t", url=f"{SHOP}/catalog-cooking.html", hits=hits, trajectory=few, step=9))
+        is None
+    )
