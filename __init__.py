@@ -1,9 +1,9 @@
 """webcoach: cross-session memory for browser agents.
 
-    from webcoach import condense, EpisodeStore, Coach
+    from webcoach import condense, EpisodeStore, Coach, run_coached
     store = EpisodeStore()
     store.add(condense("trace.zip", task="Find a vegetarian lasagna recipe"))
-    coach = Coach(store)
+    history = await run_coached(agent, Coach(store), max_steps=30)   # a browser-use Agent, coached and stored
 
 Heavy modules (chromadb, browser-use) load on first use of the name that needs them, so importing webcoach is cheap
 and has no side effects.
@@ -25,22 +25,25 @@ _EXPORTS = {
     "Trajectory": "webcoach.condenser.trajectory",
     "Step": "webcoach.condenser.trajectory",
     "Redactor": "webcoach.condenser.redact",
-    "EpisodeStore": "webcoach.condenser.store",
-    "Hit": "webcoach.condenser.store",
-    "FunctionModel": "webcoach.condenser.models",
-    "queue_model": "webcoach.condenser.models",
-    "ChatModel": "webcoach.condenser.models",
-    "WebcoachError": "webcoach.condenser.errors",
-    "InputError": "webcoach.condenser.errors",
-    "StoreError": "webcoach.condenser.errors",
-    "StoreLockedError": "webcoach.condenser.errors",
-    "EmbedderMismatchError": "webcoach.condenser.errors",
-    "ModelError": "webcoach.condenser.errors",
-    "ConfigError": "webcoach.condenser.errors",
+    "EpisodeStore": "webcoach.memory.store",
+    "Hit": "webcoach.memory.store",
+    "FunctionModel": "webcoach.llm",
+    "queue_model": "webcoach.llm",
+    "ChatModel": "webcoach.llm",
+    "WebcoachError": "webcoach.errors",
+    "InputError": "webcoach.errors",
+    "StoreError": "webcoach.errors",
+    "StoreLockedError": "webcoach.errors",
+    "EmbedderMismatchError": "webcoach.errors",
+    "ModelError": "webcoach.errors",
+    "ConfigError": "webcoach.errors",
     "Coach": "webcoach.coach.coach",
     "CoachConfig": "webcoach.coach.coach",
     "Advice": "webcoach.coach.advice",
-    "RetrievalWeights": "webcoach.coach.ranking",
+    "RetrievalWeights": "webcoach.memory.ranking",
+    "run_coached": "webcoach.hooks.browser_use",
+    "CoachingSession": "webcoach.hooks.browser_use",
+    "watch": "webcoach.hooks.playwright",
 }
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "ChatModel",
     "Coach",
     "CoachConfig",
+    "CoachingSession",
     "ConfigError",
     "EmbedderMismatchError",
     "Episode",
@@ -69,6 +73,8 @@ __all__ = [
     "condense",
     "load_trajectory",
     "queue_model",
+    "run_coached",
+    "watch",
 ]
 
 
@@ -82,12 +88,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from .coach.advice import Advice
-    from .coach.coach import Coach, CoachConfig
-    from .coach.ranking import RetrievalWeights
-    from .condenser.condense import condense
-    from .condenser.episode import Episode, FailureMode, Outcome
-    from .condenser.errors import (
+    from webcoach.coach.advice import Advice
+    from webcoach.coach.coach import Coach, CoachConfig
+    from webcoach.condenser.condense import condense
+    from webcoach.condenser.episode import Episode, FailureMode, Outcome
+    from webcoach.condenser.redact import Redactor
+    from webcoach.condenser.sources import load_trajectory
+    from webcoach.condenser.trajectory import Step, Trajectory
+    from webcoach.errors import (
         ConfigError,
         EmbedderMismatchError,
         InputError,
@@ -96,8 +104,8 @@ if TYPE_CHECKING:
         StoreLockedError,
         WebcoachError,
     )
-    from .condenser.models import ChatModel, FunctionModel, queue_model
-    from .condenser.redact import Redactor
-    from .condenser.sources import load_trajectory
-    from .condenser.store import EpisodeStore, Hit
-    from .condenser.trajectory import Step, Trajectory
+    from webcoach.hooks.browser_use import CoachingSession, run_coached
+    from webcoach.hooks.playwright import watch
+    from webcoach.llm import ChatModel, FunctionModel, queue_model
+    from webcoach.memory.ranking import RetrievalWeights
+    from webcoach.memory.store import EpisodeStore, Hit

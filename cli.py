@@ -13,15 +13,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-
-from .condenser.errors import WebcoachError
+from webcoach.errors import WebcoachError
 
 if TYPE_CHECKING:
-    from .coach.advice import Advice
-    from .coach.ranking import Hit
-    from .condenser.episode import Episode
-    from .condenser.store import EpisodeStore
-    from .condenser.trajectory import Step
+    from webcoach.coach.advice import Advice
+    from webcoach.condenser.episode import Episode
+    from webcoach.condenser.trajectory import Step
+    from webcoach.memory.ranking import Hit
+    from webcoach.memory.store import EpisodeStore
 
 app = typer.Typer(
     name="webcoach",
@@ -39,7 +38,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from webcoach import __version__
 
         out.print(f"webcoach {__version__}")
         raise typer.Exit()
@@ -93,7 +92,7 @@ def one_line_errors() -> Iterator[None]:
 
 
 def open_store(home: Path | None, namespace: str | None, chroma_url: str | None, embedder: str | None = None) -> EpisodeStore:
-    from .condenser.store import EpisodeStore
+    from webcoach.memory.store import EpisodeStore
 
     return EpisodeStore(home=home, namespace=namespace, url=chroma_url, embedder=embedder)
 
@@ -152,7 +151,7 @@ def ingest(
     as_json: JsonOut = False,
 ) -> None:
     """Condense run logs into episodes and store them. Re-ingesting the same log is a no-op."""
-    from .condenser.condense import condense
+    from webcoach.condenser.condense import condense
 
     if outcome is not None and outcome not in ("success", "failure"):
         err.print(f"error: --outcome must be 'success' or 'failure', not {outcome!r}")
@@ -226,7 +225,7 @@ def advise(
     import asyncio
     from dataclasses import asdict
 
-    from .coach.coach import Coach
+    from webcoach.coach.coach import Coach
 
     with one_line_errors(), open_store(home, namespace, chroma_url) as store:
         coach = Coach(store, llm=llm)
@@ -288,7 +287,7 @@ def browser_use_env() -> None:
     """Keep browser-use offline and quiet in this process (telemetry, version check, its own logging set-up)."""
     import os
 
-    from .hooks.browser_session import offline_env
+    from webcoach.hooks.browser_session import offline_env
 
     for key, value in offline_env().items():
         os.environ.setdefault(key, value)
@@ -336,12 +335,12 @@ def run(
     """Run a browser-use agent on a task, with the coach injecting advice from past runs."""
     import asyncio
 
-    from .condenser.settings import resolve
+    from webcoach.settings import resolve
 
     browser_use_env()
-    from .coach.coach import Coach
-    from .hooks.browser_session import find_chromium
-    from .hooks.runner import StepEvent, run_task
+    from webcoach.coach.coach import Coach
+    from webcoach.hooks.browser_session import find_chromium
+    from webcoach.hooks.runner import StepEvent, run_task
 
     def show_step(event: StepEvent) -> None:
         if as_json:
@@ -403,13 +402,13 @@ def run(
 
 
 def describe_step(step: Step) -> str:
-    from .condenser.rules import describe
+    from webcoach.condenser.rules import describe
 
     return describe(step) + (f" [red]failed[/red]: {step.error[:80]}" if step.error else "")
 
 
 def short(url: str | None) -> str:
-    from .condenser.rules import short_url
+    from webcoach.condenser.rules import short_url
 
     return short_url(url) if url else ""
 
@@ -432,7 +431,7 @@ def demo(
     advice for a new task; with ANTHROPIC_API_KEY set, also run a coached browser-use agent on it."""
     import asyncio
 
-    from .tasks.demo import anthropic_available, run_demo
+    from webcoach.tasks.demo import anthropic_available, run_demo
 
     browser_use_env()
     if model is None and anthropic_available():
@@ -618,7 +617,7 @@ def memory_import(
 @memory_app.command("setup-embedder")
 def memory_setup_embedder() -> None:
     """Download the all-MiniLM-L6-v2 ONNX model (needs internet) so searches use real sentence embeddings."""
-    from .condenser.store import download_default_model
+    from webcoach.memory.store import download_default_model
 
     with one_line_errors():
         path = download_default_model()
@@ -698,11 +697,11 @@ def eval_command(
     from datetime import datetime
 
     browser_use_env()
-    from .condenser.settings import resolve
-    from .hooks.browser_session import find_chromium
-    from .tasks.evaluate import EvalConfig, evaluate
-    from .tasks.results import TaskResult
-    from .tasks.taskset import load_answers, load_tasks, parse_shard, select, with_answers
+    from webcoach.hooks.browser_session import find_chromium
+    from webcoach.settings import resolve
+    from webcoach.tasks.evaluate import EvalConfig, evaluate
+    from webcoach.tasks.results import TaskResult
+    from webcoach.tasks.taskset import load_answers, load_tasks, parse_shard, select, with_answers
 
     with one_line_errors():
         if (tasks_file is None) == (suite is None):
@@ -757,7 +756,7 @@ def eval_command(
             progress.update(bar, advance=1, description="  ".join(f"{a} {wins[a]}/{runs[a]}" for a in runs))
 
         async def go(site_root: Path | None) -> Any:
-            from .tasks.miniwob import miniwob_tasks
+            from webcoach.tasks.miniwob import miniwob_tasks
 
             if suite == "miniwob":
                 chosen = miniwob_tasks(_csv(names) or [], episodes, seed=seed)
@@ -773,7 +772,7 @@ def eval_command(
             with progress, tempfile.TemporaryDirectory(prefix="webcoach-miniwob-") as tmp:
                 site_root = None
                 if suite == "miniwob" and site_url is None:
-                    from .tasks.miniwob import build_site
+                    from webcoach.tasks.miniwob import build_site
 
                     site_root = build_site(Path(tmp))
                 result = asyncio.run(go(site_root))
@@ -801,7 +800,7 @@ def report_command(
     printed, and written as report.md, PNG plots and a self-contained report.html."""
     from dataclasses import asdict
 
-    from .tasks.report import rich_tables, write_report
+    from webcoach.tasks.report import rich_tables, write_report
 
     with one_line_errors():
         report, files = write_report(dirs, out_dir, plots=plots)

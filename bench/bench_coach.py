@@ -35,9 +35,9 @@ from bench_search import episodes as synthetic  # the search benchmark's episode
 from webcoach.coach.coach import Coach, CoachConfig
 from webcoach.condenser.episode import Episode
 from webcoach.condenser.rules import condense_rules
-from webcoach.condenser.store import EpisodeStore
 from webcoach.condenser.trajectory import Step, Trajectory
 from webcoach.hooks.browser_session import find_chromium, make_browser_profile, offline_env
+from webcoach.memory.store import EpisodeStore
 from webcoach.tasks.site import SITES_DIR, serve
 
 SEARCH_CACHE = Path("/tmp/webcoach-bench")

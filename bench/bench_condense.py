@@ -20,7 +20,7 @@ from typing import Any
 from webcoach.condenser.condense import condense
 from webcoach.condenser.playwright_trace import parse_trace
 from webcoach.condenser.redact import Redactor
-from webcoach.condenser.store import EpisodeStore
+from webcoach.memory.store import EpisodeStore
 
 BASE = "http://127.0.0.1:8000/shop"
 PAGES = ["index.html", "catalog.html", "login.html", "search.html?q=dune", "book-dune.html"]

@@ -26,9 +26,9 @@ from webcoach.hooks.browser_session import offline_env  # imports no browser-use
 for _key, _value in offline_env().items():
     os.environ.setdefault(_key, _value)
 
-from webcoach.condenser.models import FunctionModel  # noqa: E402
 from webcoach.hooks.browser_session import find_chromium, make_browser_profile  # noqa: E402
 from webcoach.hooks.scripted import ScriptedLLM  # noqa: E402
+from webcoach.llm import FunctionModel  # noqa: E402
 from webcoach.tasks.evaluate import EvalConfig, evaluate  # noqa: E402
 from webcoach.tasks.results import TaskResult  # noqa: E402
 from webcoach.tasks.site import serve  # noqa: E402

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from webcoach.condenser.episode import Episode, Outcome, content_hash, domain_of
-from webcoach.condenser.store import EpisodeStore, query_text
+from webcoach.memory.store import EpisodeStore, query_text
 
 SITES = [f"https://www.{name}.{tld}/" for name in ("allrecipes", "amazon", "github", "booking", "espn", "coursera",
          "bbc", "apple", "arxiv", "cambridge", "google", "huggingface", "wolframalpha", "imdb", "ebay", "reddit",

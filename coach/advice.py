@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from ..condenser.trajectory import Trajectory
-from .ranking import Hit
+from webcoach.condenser.trajectory import Trajectory
+from webcoach.memory.ranking import Hit
 
 Trigger = Literal["start", "same_error", "loop", "dead_end", "over_budget", "shorter_path", "llm"]
 

@@ -1,31 +1,27 @@
-"""The Coach: retrieval + decision + budget, and the entry points that plug it into a run.
+"""The Coach: retrieval + decision + budget. It knows nothing of agents: the hooks (webcoach.hooks) call it.
 
 coach = Coach(EpisodeStore())                       # rule-based decider
 coach = Coach(store, llm="anthropic:claude-sonnet-4-5")   # LLM decider (falls back to silence on any error)
-history = await coach.run(agent, max_steps=30)      # advice injected during the run; the run is stored at the end
+advice = await coach.advise(task, url, trajectory)  # what to say now, or None
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..condenser.trajectory import Trajectory
-from .advice import Advice, Situation
-from .decide import Decider, RuleDecider, RuleSettings
-from .ranking import Hit, RetrievalWeights
+from webcoach.coach.advice import Advice, Situation
+from webcoach.coach.decide import Decider, RuleDecider, RuleSettings
+from webcoach.condenser.trajectory import Trajectory
+from webcoach.memory.ranking import Hit, RetrievalWeights
 
 if TYPE_CHECKING:
-    from ..condenser.episode import Episode
-    from ..condenser.store import EpisodeStore
+    from webcoach.memory.store import EpisodeStore
 
 log = logging.getLogger("webcoach")
-
-StepHook = Callable[[Any], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +49,7 @@ class Coach:
         decider: Decider | None = None,
     ) -> None:
         if store is None:
-            from ..condenser.store import EpisodeStore
+            from webcoach.memory.store import EpisodeStore
 
             store = EpisodeStore()
         self.store = store
@@ -61,14 +57,13 @@ class Coach:
         self.llm = llm
         if decider is None:
             if llm is not None:
-                from ..condenser.models import resolve_model
-                from .llm_decider import LLMDecider
+                from webcoach.coach.llm_decider import LLMDecider
+                from webcoach.providers import resolve_model
 
                 decider = LLMDecider(resolve_model(llm))
             else:
                 decider = RuleDecider(RuleSettings(min_similarity=self.config.min_similarity))
         self.decider = decider
-        self._sessions: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     # --- retrieval and decision -------------------------------------------------------------------------------------
 
@@ -113,44 +108,3 @@ class Coach:
         if advice is None or not self.allowed(advice, given, n):
             return None
         return advice
-
-    # --- plugging into runs -----------------------------------------------------------------------------------------
-
-    def hooks(self, agent: Any) -> tuple[StepHook, StepHook]:
-        """(on_step_start, on_step_end) for `agent.run(...)`; call `await coach.finish(agent, history)` after the run to store it."""
-        from ..hooks.browser_use import CoachingSession
-
-        session = CoachingSession(self, agent)
-        self._sessions[agent] = session  # found again by finish(); weak, so the agent is not kept alive
-        return session.before_step, session.after_step
-
-    async def run(
-        self, agent: Any, max_steps: int = 30, *, on_advice: Callable[[Advice], None] | None = None, **run_kwargs: Any
-    ) -> Any:
-        """Run a browser-use Agent with coaching; the run is condensed and stored when it ends. Returns its history.
-        `on_advice` is called with each intervention as it is made (e.g. to show it)."""
-        from ..hooks.browser_use import CoachingSession
-
-        session = CoachingSession(self, agent, on_advice=on_advice)
-        session.warm_up()  # retrieval overlaps the browser's start
-        history = await agent.run(
-            max_steps=max_steps, on_step_start=session.before_step, on_step_end=session.after_step, **run_kwargs
-        )
-        await session.on_done(history)
-        return history
-
-    async def finish(self, agent: Any, history: Any) -> Episode | None:
-        """For callers who used `hooks()`: condense and store the run, update usefulness. Returns the stored episode."""
-        session = self._sessions.pop(agent, None)
-        if session is None:
-            from ..hooks.browser_use import CoachingSession
-
-            session = CoachingSession(self, agent)
-        return await session.on_done(history)
-
-    def watch(self, context: Any, *, task: str, path: Any = None) -> Any:
-        """`async with coach.watch(context, task=...) as w:` records a Playwright trace of `context`; when the block ends
-        the context is closed and the run is condensed and stored (set `w.outcome = "success"` if the script knows)."""
-        from ..hooks.playwright import watch
-
-        return watch(self, context, task=task, path=path)

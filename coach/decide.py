@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..condenser.episode import Episode, Outcome
-from ..condenser.rules import clip, describe, short_url
-from ..condenser.trajectory import Step
-from .advice import Advice, Situation
-from .ranking import Hit
+from webcoach.coach.advice import Advice, Situation
+from webcoach.condenser.episode import Episode, Outcome
+from webcoach.condenser.rules import clip, describe, short_url
+from webcoach.condenser.trajectory import Step
+from webcoach.memory.ranking import Hit
 
 
 class Decider(Protocol):

@@ -9,12 +9,11 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-
-from ..condenser.errors import ModelError
-from ..condenser.models import ChatModel
-from ..condenser.redact import Redactor
-from ..condenser.rules import clip, describe, short_url
-from .advice import Advice, Situation
+from webcoach.coach.advice import Advice, Situation
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.rules import clip, describe, short_url
+from webcoach.errors import ModelError
+from webcoach.llm import ChatModel
 
 log = logging.getLogger("webcoach")
 

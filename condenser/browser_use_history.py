@@ -10,9 +10,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import InputError
-from .redact import Redactor
-from .trajectory import Step, Trajectory
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.trajectory import Step, Trajectory
+from webcoach.errors import InputError
 
 SUPPORTED = "browser-use 0.1 to 0.13 (AgentHistoryList.save_to_file)"
 

@@ -6,14 +6,14 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .episode import Episode, Outcome, OutcomeBy
-from .errors import InputError
-from .llm_condenser import condense_llm
-from .models import resolve_model
-from .redact import Redactor
-from .rules import condense_rules
-from .sources import load_trajectory
-from .trajectory import Trajectory
+from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
+from webcoach.condenser.llm_condenser import condense_llm
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.rules import condense_rules
+from webcoach.condenser.sources import load_trajectory
+from webcoach.condenser.trajectory import Trajectory
+from webcoach.errors import InputError
+from webcoach.providers import resolve_model
 
 
 def _task_for(traj: Trajectory, task: str | None) -> str:

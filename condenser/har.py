@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import InputError
-from .redact import SENSITIVE_KEY, Redactor
-from .trajectory import HttpFailure, Step, Trajectory
+from webcoach.condenser.redact import SENSITIVE_KEY, Redactor
+from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
+from webcoach.errors import InputError
 
 _NOT_PAGES = ("about:", "data:", "blob:", "chrome:", "chrome-error:")
 

@@ -9,13 +9,12 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
-
-from .episode import Episode, FailureKind, FailureMode
-from .errors import ModelError
-from .models import ChatModel
-from .redact import Redactor
-from .rules import describe, short_url
-from .trajectory import Trajectory
+from webcoach.condenser.episode import Episode, FailureKind, FailureMode
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.rules import describe, short_url
+from webcoach.condenser.trajectory import Trajectory
+from webcoach.errors import ModelError
+from webcoach.llm import ChatModel
 
 log = logging.getLogger("webcoach")
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import InputError
-from .redact import Redactor
-from .trajectory import HttpFailure, Step, Trajectory
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
+from webcoach.errors import InputError
 
 NEWEST_VERSION = 10
 _ASSUMED_VERSION = 6  # what Playwright's own loader assumes when a trace names no version

@@ -7,8 +7,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from .episode import Episode, FailureKind, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
-from .trajectory import Step, Trajectory
+from webcoach.condenser.episode import Episode, FailureKind, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
+from webcoach.condenser.trajectory import Step, Trajectory
 
 MAX_KEY_STEPS = 12
 MAX_FAILURES = 8

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .redact import Redactor
-from .trajectory import Trajectory
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.trajectory import Trajectory
+from webcoach.errors import InputError
 
 
 def load_trajectory(
@@ -29,7 +29,7 @@ def load_trajectory(
     if isinstance(source, str | Path):
         return _load_path(Path(source), redactor)
     if hasattr(source, "history") and hasattr(source, "model_dump"):
-        from .browser_use_history import parse_history
+        from webcoach.condenser.browser_use_history import parse_history
 
         return parse_history(source, redactor)
     if isinstance(source, Mapping):
@@ -45,7 +45,7 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if path.is_dir():
         raise InputError(f"{path}: is a directory; pass the trace.zip or history .json inside it")
     if zipfile.is_zipfile(path) or path.suffix == ".zip":
-        from .playwright_trace import parse_trace
+        from webcoach.condenser.playwright_trace import parse_trace
 
         return parse_trace(path, redactor)
     try:
@@ -65,12 +65,12 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
 
 def _from_json(data: Mapping[str, Any], redactor: Redactor, name: str) -> Trajectory:
     if "history" in data:
-        from .browser_use_history import parse_history
+        from webcoach.condenser.browser_use_history import parse_history
 
         return parse_history(data, redactor, source=name)
     log = data.get("log")
     if isinstance(log, Mapping) and "entries" in log:
-        from .har import parse_har
+        from webcoach.condenser.har import parse_har
 
         return parse_har(data, redactor, source=name)
     raise InputError(f"{name}: JSON is neither a browser-use history (no 'history' key) nor a HAR (no 'log.entries')")

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..condenser.errors import ConfigError
-from ..condenser.settings import ENV_BROWSER
+from webcoach.errors import ConfigError
+from webcoach.settings import ENV_BROWSER
 
 if TYPE_CHECKING:
     from browser_use import BrowserProfile

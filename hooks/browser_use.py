@@ -15,24 +15,43 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from browser_use.agent.views import ActionResult
-
-from ..condenser.browser_use_history import parse_history
-from ..condenser.condense import acondense
-from ..condenser.episode import Episode, Outcome
-from ..condenser.redact import Redactor
-from ..condenser.sources import sensitive_values
-from .base import RunHooks
+from webcoach.condenser.browser_use_history import parse_history
+from webcoach.condenser.condense import acondense
+from webcoach.condenser.episode import Episode, Outcome
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.sources import sensitive_values
+from webcoach.hooks.base import RunHooks
 
 if TYPE_CHECKING:
-    from ..coach.advice import Advice
-    from ..coach.coach import Coach
-    from ..coach.ranking import Hit
+    from webcoach.coach.advice import Advice
+    from webcoach.coach.coach import Coach
+    from webcoach.memory.ranking import Hit
 
 log = logging.getLogger("webcoach")
 
 
+async def run_coached(
+    agent: Any, coach: Coach, max_steps: int = 30, *, on_advice: Callable[[Advice], None] | None = None, **run_kwargs: Any
+) -> Any:
+    """Run a browser-use Agent with coaching; the run is condensed and stored when it ends. Returns its history.
+    `on_advice` is called with each intervention as it is made (e.g. to show it)."""
+    session = CoachingSession(coach, agent, on_advice=on_advice)
+    session.warm_up()  # retrieval overlaps the browser's start
+    history = await agent.run(
+        max_steps=max_steps, on_step_start=session.before_step, on_step_end=session.after_step, **run_kwargs
+    )
+    await session.on_done(history)
+    return history
+
+
 class CoachingSession(RunHooks):
-    """Coaching state for one agent run: the advice given so far and the retrieval under way."""
+    """Coaching state for one agent run: the advice given so far and the retrieval under way.
+
+    For callers who run the agent themselves:
+        session = CoachingSession(coach, agent)
+        history = await agent.run(max_steps=30, on_step_start=session.before_step, on_step_end=session.after_step)
+        await session.on_done(history)   # condense + store the run, update usefulness
+    """
 
     def __init__(self, coach: Coach, agent: Any, *, on_advice: Callable[[Advice], None] | None = None) -> None:
         self.coach = coach

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
     from playwright.sync_api import BrowserContext as SyncBrowserContext
-
-    from ..coach.coach import Coach
-    from ..condenser.episode import Episode
+    from webcoach.coach.coach import Coach
+    from webcoach.condenser.episode import Episode
 
 
 @asynccontextmanager
@@ -62,7 +61,7 @@ def record_trace_sync(context: SyncBrowserContext, path: str | Path) -> Iterator
 
 
 class Watcher:
-    """What `coach.watch(context, task=...)` yields: set `outcome` inside the block when the script knows how it went;
+    """What `watch(coach, context, task=...)` yields: set `outcome` inside the block when the script knows how it went;
     after the block, `episode` is the stored episode (None if the run could not be condensed or stored)."""
 
     def __init__(self, trace: Path) -> None:
@@ -92,10 +91,9 @@ async def watch(coach: Coach, context: BrowserContext, *, task: str, path: str |
     import tempfile
 
     from playwright.async_api import Error as PlaywrightError
-
-    from ..condenser.condense import acondense
-    from ..condenser.errors import WebcoachError
-    from ..condenser.settings import resolve
+    from webcoach.condenser.condense import acondense
+    from webcoach.errors import WebcoachError
+    from webcoach.settings import resolve
 
     log = logging.getLogger("webcoach")
     made_path = path is None

@@ -16,17 +16,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..condenser.browser_use_history import parse_history
-from ..condenser.errors import ConfigError, InputError
-from ..condenser.redact import Redactor
-from ..condenser.sources import sensitive_values
-from ..condenser.trajectory import Step
-from .browser_session import make_browser_profile
+from webcoach.condenser.browser_use_history import parse_history
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.sources import sensitive_values
+from webcoach.condenser.trajectory import Step
+from webcoach.errors import ConfigError, InputError
+from webcoach.hooks.browser_session import make_browser_profile
 
 if TYPE_CHECKING:
-    from ..coach.advice import Advice
-    from ..coach.coach import Coach
-    from ..condenser.episode import Episode
+    from webcoach.coach.advice import Advice
+    from webcoach.coach.coach import Coach
+    from webcoach.condenser.episode import Episode
 
 # prefix -> (browser_use attribute, environment variable holding its key, or None)
 PROVIDERS: dict[str, tuple[str, str | None]] = {
@@ -87,7 +87,7 @@ def browser_llm(spec: str | Any, **kwargs: Any) -> Any:
 
 def scripted_llm(path: Path) -> Any:
     """A ScriptedLLM from a JSON file: a list of steps, or {"steps": [...], "structured": {...}}."""
-    from .scripted import ScriptedLLM
+    from webcoach.hooks.scripted import ScriptedLLM
 
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -126,8 +126,7 @@ async def run_task(
     """Run a browser-use Agent on `task` (starting at `url`), coached by `coach` when given; the coached run is
     condensed and stored. The history is saved, redacted, under `history_dir`."""
     from browser_use import Agent
-
-    from ..hooks.browser_use import CoachingSession
+    from webcoach.hooks.browser_use import CoachingSession
 
     chat = browser_llm(llm)
     with tempfile.TemporaryDirectory(prefix="webcoach-profile-", dir=profile_dir) as tmp:

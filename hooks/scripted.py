@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
-
-from ..condenser.errors import ModelError
+from webcoach.errors import ModelError
 
 if TYPE_CHECKING:
     # Imported lazily at run time: importing browser_use patches asyncio and may set up logging.

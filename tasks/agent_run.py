@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..hooks.browser_session import make_browser_profile
-from ..hooks.runner import browser_llm, save_history
-from .miniwob import Reward, RewardProbe
+from webcoach.hooks.browser_session import make_browser_profile
+from webcoach.hooks.runner import browser_llm, save_history
+from webcoach.tasks.miniwob import Reward, RewardProbe
 
 if TYPE_CHECKING:
-    from ..coach.advice import Advice
-    from ..coach.coach import Coach
-    from .judge import Judge
-    from .taskset import Task
+    from webcoach.coach.advice import Advice
+    from webcoach.coach.coach import Coach
+    from webcoach.tasks.judge import Judge
+    from webcoach.tasks.taskset import Task
 
 StepHook = Callable[[Any], Awaitable[None]]
 
@@ -56,8 +56,7 @@ async def run_agent(
 ) -> AgentRun:
     """Run the agent on `task` from `url`; history and the last `keep_screenshots` screenshots go to `run_dir`."""
     from browser_use import Agent
-
-    from ..hooks.browser_use import CoachingSession
+    from webcoach.hooks.browser_use import CoachingSession
 
     run_dir.mkdir(parents=True, exist_ok=True)
     probe = RewardProbe() if judge.needs_reward else None

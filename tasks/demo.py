@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..condenser.condense import acondense
-from ..condenser.episode import Episode
-from .site import serve
+from webcoach.condenser.condense import acondense
+from webcoach.condenser.episode import Episode
+from webcoach.tasks.site import serve
 
 if TYPE_CHECKING:
-    from ..coach.advice import Advice
-    from ..coach.ranking import Hit
-    from ..hooks.runner import RunResult
+    from webcoach.coach.advice import Advice
+    from webcoach.hooks.runner import RunResult
+    from webcoach.memory.ranking import Hit
 
 if TYPE_CHECKING:
     pass
@@ -86,8 +86,7 @@ class RecordedRun:
 async def record_past_runs(shop: str, out_dir: Path, *, executable_path: str, headless: bool = True) -> list[RecordedRun]:
     """Drive Debian chromium through the scripted past runs with Playwright, one trace.zip per run."""
     from playwright.async_api import async_playwright
-
-    from ..hooks.playwright import record_trace
+    from webcoach.hooks.playwright import record_trace
 
     out_dir.mkdir(parents=True, exist_ok=True)
     runs: list[RecordedRun] = []
@@ -137,10 +136,10 @@ async def run_demo(
     on_line: Callable[[str], None] = lambda line: None,
 ) -> DemoReport:
     """The whole demo; `model` (e.g. anthropic:claude-sonnet-4-5) adds a coached browser-use run on the new task."""
-    from ..coach.coach import Coach
-    from ..condenser.settings import resolve
-    from ..condenser.store import EpisodeStore
-    from ..hooks.browser_session import find_chromium
+    from webcoach.coach.coach import Coach
+    from webcoach.hooks.browser_session import find_chromium
+    from webcoach.memory.store import EpisodeStore
+    from webcoach.settings import resolve
 
     settings = resolve(home=home)
     executable = find_chromium(browser)
@@ -160,7 +159,7 @@ async def run_demo(
         advice = await coach.advise(NEW_TASK, start, hits=hits)
         report = DemoReport(shop=shop, traces=runs, episodes=episodes, hits=hits, advice=advice)
         if model is not None:
-            from ..hooks.runner import run_task
+            from webcoach.hooks.runner import run_task
 
             on_line(f"running a coached browser-use agent ({model}) on the new task")
             report.agent = await run_task(

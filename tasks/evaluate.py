@@ -34,21 +34,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..coach.coach import Coach, CoachConfig
-from ..condenser.condense import acondense
-from ..condenser.errors import ConfigError, WebcoachError
-from ..condenser.settings import check_namespace
-from ..hooks.runner import browser_llm, slug
-from .agent_run import AgentRun, run_agent
-from .judge import Evidence, Judge, Verdict, make_judge
-from .results import Intervention, TaskResult, append_result, cut_partial_line, finished, read_results, results_path
-from .site import SITES_DIR, serve
-from .taskset import Task, take_shard
+from webcoach.coach.coach import Coach, CoachConfig
+from webcoach.condenser.condense import acondense
+from webcoach.errors import ConfigError, WebcoachError
+from webcoach.hooks.runner import browser_llm, slug
+from webcoach.settings import check_namespace
+from webcoach.tasks.agent_run import AgentRun, run_agent
+from webcoach.tasks.judge import Evidence, Judge, Verdict, make_judge
+from webcoach.tasks.results import Intervention, TaskResult, append_result, cut_partial_line, finished, read_results, results_path
+from webcoach.tasks.site import SITES_DIR, serve
+from webcoach.tasks.taskset import Task, take_shard
 
 if TYPE_CHECKING:
-    from ..coach.advice import Advice
-    from ..condenser.episode import Episode
-    from ..condenser.store import EpisodeStore
+    from webcoach.coach.advice import Advice
+    from webcoach.condenser.episode import Episode
+    from webcoach.memory.store import EpisodeStore
 
 log = logging.getLogger("webcoach")
 
@@ -152,7 +152,7 @@ def _prepare_out(config: EvalConfig, manifest: dict[str, Any]) -> Path:
 
 
 def _open_store(config: EvalConfig, arm: str) -> EpisodeStore:
-    from ..condenser.store import EpisodeStore
+    from webcoach.memory.store import EpisodeStore
 
     if config.chroma_url is not None:
         run = slug(config.run_name or config.out_dir.resolve().name, 30)

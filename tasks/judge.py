@@ -16,12 +16,13 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from ..condenser.errors import ConfigError, ModelError
-from ..condenser.models import ChatModel, VisionChatModel, accepts_images, resolve_model
-from .taskset import Task
+from webcoach.errors import ConfigError, ModelError
+from webcoach.llm import ChatModel, VisionChatModel, accepts_images
+from webcoach.providers import resolve_model
+from webcoach.tasks.taskset import Task
 
 if TYPE_CHECKING:
-    from .miniwob import Reward
+    from webcoach.tasks.miniwob import Reward
 
 UNPARSEABLE = "unparseable judge output"
 _REASON_CHARS = 1000
@@ -177,7 +178,7 @@ class BrowserUseJudge(Judge):
         self.name = "browser-use" if self.llm is None else f"browser-use:{getattr(self.llm, 'model', self.llm)}"
 
     def agent_kwargs(self) -> dict[str, Any]:
-        from ..hooks.runner import browser_llm
+        from webcoach.hooks.runner import browser_llm
 
         kwargs: dict[str, Any] = {"use_judge": True}
         if self.llm is not None:

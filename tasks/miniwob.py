@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..condenser.errors import ConfigError
-from .taskset import SITE_PLACEHOLDER, Task
+from webcoach.errors import ConfigError
+from webcoach.tasks.taskset import SITE_PLACEHOLDER, Task
 
 EXTRA_HINT = "install the eval extra: pip install 'webcoach[eval]'"
 DEFAULT_EPISODE_S = 600.0  # an LLM agent takes 5-20 s a step; ten minutes is ample for a 30-step budget

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..condenser.errors import ConfigError, InputError
-from .results import TaskResult, latest, read_results, results_path
-from .stats import Report, build_report
+from webcoach.errors import ConfigError, InputError
+from webcoach.tasks.results import TaskResult, latest, read_results, results_path
+from webcoach.tasks.stats import Report, build_report
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

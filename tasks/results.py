@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from ..condenser.errors import InputError
+from webcoach.errors import InputError
 
 RESULTS_FILE = "results.jsonl"
 

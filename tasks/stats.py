@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from .results import TaskResult
+from webcoach.tasks.results import TaskResult
 
 Z95 = 1.959963984540054  # the 97.5th percentile of the standard normal
 

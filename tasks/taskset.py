@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ..condenser.errors import ConfigError, InputError
+from webcoach.errors import ConfigError, InputError
 
 DATA_DIR = Path(__file__).parent / "data"
 SAMPLE_TASKS = DATA_DIR / "shop_tasks.jsonl"

@@ -17,7 +17,7 @@ for _key, _value in offline_env().items():
 os.environ.pop("ANTHROPIC_API_KEY", None)
 os.environ.pop("WEBCOACH_CHROMA_URL", None)
 
-from webcoach.condenser import models  # noqa: E402
+from webcoach import llm  # noqa: E402
 from webcoach.tasks.site import SITES_DIR, serve  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -30,7 +30,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     for key in ("WEBCOACH_NAMESPACE", "WEBCOACH_EMBEDDER", "WEBCOACH_EMBED_MODEL_DIR"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", False)
+    monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", False)
     yield
 
 

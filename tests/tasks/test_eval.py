@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
-from webcoach.condenser.errors import ConfigError, InputError, WebcoachError
-from webcoach.condenser.models import FunctionModel
 from webcoach.condenser.sources import load_trajectory
-from webcoach.condenser.store import EpisodeStore
+from webcoach.errors import ConfigError, InputError, WebcoachError
 from webcoach.hooks.scripted import ScriptedLLM, prompt_text
+from webcoach.llm import FunctionModel
+from webcoach.memory.store import EpisodeStore
 from webcoach.tasks.evaluate import EvalConfig, evaluate
 from webcoach.tasks.judge import BrowserUseJudge
 from webcoach.tasks.miniwob import build_site, miniwob_tasks

@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
-from webcoach.condenser.store import EpisodeStore
+from webcoach.memory.store import EpisodeStore
 
 runner = CliRunner()
 

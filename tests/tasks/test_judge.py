@@ -12,10 +12,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
-from webcoach.condenser.anthropic_model import AnthropicModel
-from webcoach.condenser.errors import ConfigError, ModelError
-from webcoach.condenser.langchain_model import LangChainModel
-from webcoach.condenser.models import FunctionModel, queue_model
+from webcoach.errors import ConfigError, ModelError
+from webcoach.llm import FunctionModel, queue_model
+from webcoach.llm_anthropic import AnthropicModel
+from webcoach.llm_langchain import LangChainModel
 from webcoach.tasks.judge import (
     UNPARSEABLE,
     AgentJudge,

@@ -15,8 +15,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
-from webcoach.condenser import embed
-from webcoach.condenser.embed import (
+from webcoach.memory import embed
+from webcoach.errors import ConfigError
+from webcoach.memory.embed import (
     HASHING_NAME,
     MINILM_NAME,
     Embedder,
@@ -25,7 +26,6 @@ from webcoach.condenser.embed import (
     chroma_model_dir,
     resolve_embedder,
 )
-from webcoach.condenser.errors import ConfigError
 
 WORDS = ["red", "apple", "pie", "tart", "sweet", "blue", "car", "engine", "fast", "wheel", "book", "dune", "sand", "desert"]
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -94,8 +94,7 @@ def test_hashing_is_stable_across_processes() -> None:
     """Stored vectors must match query vectors computed in any later process (Python's hash() is salted per process)."""
     texts = ["Find a vegetarian lasagna recipe (allrecipes.com)", "buy Dune"]
     code = (
-        "import json; from webcoach.condenser.embed import HashingEmbedder; "
-        f"print(json.dumps(HashingEmbedder().embed({texts!r})))"
+        f"import json; from webcoach.memory.embed import HashingEmbedder; print(json.dumps(HashingEmbedder().embed({texts!r})))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
-from webcoach.condenser.errors import ConfigError, InputError
+from webcoach.errors import ConfigError, InputError
 from webcoach.tasks.report import load_results, write_report
 from webcoach.tasks.results import TaskResult, append_result, cut_partial_line, finished, read_results
 from webcoach.tasks.stats import build_report, mcnemar_exact, wilson

@@ -1,8 +1,9 @@
 """The LLM seam webcoach's own components (LLM condenser, LLM decider, judge) talk through.
 
 A `ChatModel` takes a system text and a prompt and returns text (JSON when a schema is given). Adapters wrap anthropic
-(`anthropic_model.py`) and any langchain-core chat model (`langchain_model.py`); `FunctionModel` makes a plain function
-the LLM, which is how tests and offline runs replace it.
+(`llm_anthropic.py`) and any langchain-core chat model (`llm_langchain.py`); `providers.resolve_model` picks one from a
+spec. `FunctionModel` makes a plain function the LLM, which is how tests and offline runs replace it. This module imports
+no provider SDK and none of webcoach's components: every component may import it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import ConfigError, ModelError
+from webcoach.errors import ModelError
 
 # Tests set this to False (tests/conftest.py): a real provider request then fails loudly instead of going out.
 ALLOW_MODEL_REQUESTS = True
@@ -104,32 +105,4 @@ def queue_model(*responses: str | BaseException, name: str = "queue") -> Functio
 
 def check_requests_allowed(provider: str) -> None:
     if not ALLOW_MODEL_REQUESTS:
-        raise ModelError(f"real {provider} requests are disabled here (webcoach.condenser.models.ALLOW_MODEL_REQUESTS is False)")
-
-
-def resolve_model(spec: object) -> ChatModel:
-    """'anthropic:MODEL', a langchain-core chat model, a ChatModel, or a function of (system, prompt)."""
-    if isinstance(spec, str):
-        provider, _, model = spec.partition(":")
-        if provider == "anthropic" and model:
-            from .anthropic_model import AnthropicModel
-
-            return AnthropicModel(model)
-        raise ConfigError(
-            f"unknown model {spec!r}: use 'anthropic:MODEL_NAME' (e.g. anthropic:claude-sonnet-4-5) or pass a model object"
-        )
-    if isinstance(spec, ChatModel):
-        return spec
-    if _is_langchain_model(spec):
-        from .langchain_model import LangChainModel
-
-        return LangChainModel(spec)  # type: ignore[arg-type]
-    if callable(spec):
-        return FunctionModel(spec)  # type: ignore[arg-type]
-    raise ConfigError(
-        f"cannot use {type(spec).__name__} as an LLM: pass 'anthropic:MODEL', a langchain-core chat model or a function"
-    )
-
-
-def _is_langchain_model(obj: object) -> bool:
-    return any(c.__module__.startswith("langchain_core.") and c.__name__ == "BaseChatModel" for c in type(obj).__mro__)
+        raise ModelError(f"real {provider} requests are disabled here (webcoach.llm.ALLOW_MODEL_REQUESTS is False)")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from webcoach.coach.advice import Advice, Situation
 from webcoach.coach.coach import Coach, CoachConfig
 from webcoach.coach.decide import RuleDecider
-from webcoach.coach.ranking import Hit
 from webcoach.condenser.episode import Episode
 from webcoach.condenser.rules import condense_rules
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
+from webcoach.memory.ranking import Hit
 
 SHOP = "http://127.0.0.1:9/shop"
 

@@ -30,14 +30,13 @@ from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 from pydantic import ValidationError
-
-from ..coach.ranking import Hit, RetrievalWeights, rank
-from .embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
-from .episode import SCHEMA_VERSION, Episode, domain_of
-from .errors import ConfigError, EmbedderMismatchError, InputError, StoreError
-from .lock import StoreLock
-from .migrations import check_not_newer, upgrade
-from .settings import ENV_CHROMA_URL, ENV_EMBED_MODEL_DIR, resolve
+from webcoach.condenser.episode import SCHEMA_VERSION, Episode, domain_of
+from webcoach.errors import ConfigError, EmbedderMismatchError, InputError, StoreError
+from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
+from webcoach.memory.lock import StoreLock
+from webcoach.memory.migrations import check_not_newer, upgrade
+from webcoach.memory.ranking import Hit, RetrievalWeights, rank
+from webcoach.settings import ENV_CHROMA_URL, ENV_EMBED_MODEL_DIR, resolve
 
 __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
 

@@ -16,13 +16,13 @@ from typing import Any
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
-from webcoach.coach.ranking import Hit, RetrievalWeights, rank, recency, same_site
-from webcoach.condenser.embed import HashingEmbedder
 from webcoach.condenser.episode import SCHEMA_VERSION, Episode, Outcome, content_hash, domain_of
-from webcoach.condenser.errors import ConfigError, EmbedderMismatchError, InputError, StoreError, StoreLockedError
-from webcoach.condenser.lock import LOCK_NAME
-from webcoach.condenser.migrations import MIGRATIONS, upgrade
-from webcoach.condenser.store import EpisodeStore, StoreStats, download_default_model
+from webcoach.errors import ConfigError, EmbedderMismatchError, InputError, StoreError, StoreLockedError
+from webcoach.memory.embed import HashingEmbedder
+from webcoach.memory.lock import LOCK_NAME
+from webcoach.memory.migrations import MIGRATIONS, upgrade
+from webcoach.memory.ranking import Hit, RetrievalWeights, rank, recency, same_site
+from webcoach.memory.store import EpisodeStore, StoreStats, download_default_model
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SHOP = "https://shop.example.com/index.html"
@@ -302,7 +302,7 @@ def test_cross_process_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "chroma"
     theirs = make_episode(TASKS[0])
     run_python(
-        "from webcoach.condenser.store import EpisodeStore; from webcoach.condenser.episode import Episode\n"
+        "from webcoach.memory.store import EpisodeStore; from webcoach.condenser.episode import Episode\n"
         f"with EpisodeStore({str(path)!r}, embedder='hashing') as s: s.add(Episode.model_validate_json({theirs.model_dump_json()!r}))"
     )
     with EpisodeStore(path) as store:  # embedder recorded by the other process
@@ -311,7 +311,7 @@ def test_cross_process_round_trip(tmp_path: Path) -> None:
         ours = make_episode(TASKS[1])
         store.add(ours)
     out = run_python(
-        "from webcoach.condenser.store import EpisodeStore\n"
+        "from webcoach.memory.store import EpisodeStore\n"
         f"with EpisodeStore({str(path)!r}) as s: print(s.count(), s.search({TASKS[1]!r}, k=1)[0].episode.model_dump_json())"
     )
     count, found = out.strip().split(" ", 1)
@@ -324,7 +324,7 @@ def test_a_second_process_is_refused_while_one_holds_the_store(tmp_path: Path) -
         [
             sys.executable,
             "-c",
-            f"import sys; from webcoach.condenser.store import EpisodeStore; s = EpisodeStore({str(path)!r}, embedder='hashing'); "
+            f"import sys; from webcoach.memory.store import EpisodeStore; s = EpisodeStore({str(path)!r}, embedder='hashing'); "
             "print('ready', flush=True); sys.stdin.readline(); s.close()",
         ],
         stdin=subprocess.PIPE,

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 HISTORIES = sorted(DATA.glob("browser_use_*.json"))
 runner = CliRunner()
 

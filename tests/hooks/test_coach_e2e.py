@@ -22,19 +22,20 @@ from webcoach.coach.advice import Advice, Situation
 from webcoach.coach.coach import Coach, CoachConfig
 from webcoach.condenser.condense import acondense
 from webcoach.condenser.episode import Episode, Outcome
-from webcoach.condenser.errors import StoreError
-from webcoach.condenser.models import FunctionModel
 from webcoach.condenser.rules import condense_rules
-from webcoach.condenser.store import EpisodeStore
 from webcoach.condenser.trajectory import Step, Trajectory
+from webcoach.errors import StoreError
 from webcoach.hooks.browser_session import make_browser_profile
+from webcoach.hooks.browser_use import CoachingSession, run_coached
 from webcoach.hooks.scripted import ScriptedLLM
+from webcoach.llm import FunctionModel
+from webcoach.memory.store import EpisodeStore
 
 MARK = "[webcoach advice"  # how every injected note starts (Advice.render)
 
 # A real browser-use history of a failed run on the shop (written by tests/test_browser_use_history.py), recorded on
 # port 8765: click on a missing element [999] on deals.html, the 404 expired-deal.html page, a failed select, gave up.
-RECORDED = Path(__file__).parent / "data" / "browser_use_failed_deals.json"
+RECORDED = Path(__file__).parents[1] / "data" / "browser_use_failed_deals.json"
 RECORDED_HOST = "127.0.0.1:8765"
 RECORDED_TASK = "Find this week's best deal at Acme Books and report its price."
 
@@ -86,7 +87,7 @@ async def coached(coach: Coach, task: str, script: list[Any], chromium: str, pro
     llm = ScriptedLLM(script)
     advice: list[Advice] = []
     started = time.perf_counter()
-    history = await coach.run(agent_for(task, llm, chromium, profile), max_steps=max_steps, on_advice=advice.append)
+    history = await run_coached(agent_for(task, llm, chromium, profile), coach, max_steps=max_steps, on_advice=advice.append)
     return Run(history=history, llm=llm, advice=advice, seconds=time.perf_counter() - started)
 
 
@@ -335,9 +336,9 @@ async def test_hooks_and_finish_route_coaches_and_blames_advice_that_preceded_a_
     llm = ScriptedLLM(failing_history_script(shop))
     agent = agent_for(DEAL_TASK, llm, chromium, tmp_path / "profile")
 
-    on_start, on_end = coach.hooks(agent)
-    history = await agent.run(max_steps=10, on_step_start=on_start, on_step_end=on_end)
-    episode = await coach.finish(agent, history)
+    session = CoachingSession(coach, agent)
+    history = await agent.run(max_steps=10, on_step_start=session.before_step, on_step_end=session.after_step)
+    episode = await session.on_done(history)
 
     assert [p.count(MARK) for p in llm.prompts] == [1, 0, 0]
     assert f"[webcoach advice from past runs ({past.id})] Before you start:" in llm.prompts[0]

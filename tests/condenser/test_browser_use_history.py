@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from webcoach.condenser.browser_use_history import parse_history
-from webcoach.condenser.errors import ConfigError, InputError, ModelError
 from webcoach.condenser.redact import MASK, Redactor
 from webcoach.condenser.trajectory import ACTIONS, Trajectory
+from webcoach.errors import ConfigError, InputError, ModelError
 from webcoach.hooks.browser_session import find_chromium, make_browser_profile, offline_env
 from webcoach.hooks.scripted import ScriptedLLM, find_element, page_elements
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 FIXTURE_BASE = "http://127.0.0.1:8765"
 SHOP_PW = "Hunter2-Secret!"  # given to the agent as sensitive_data, typed as <secret>shop_pw</secret>
 LITERAL_PW = "Swordfish-Literal-7"  # typed literally into the password field

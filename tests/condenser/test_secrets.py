@@ -8,10 +8,10 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from webcoach.condenser.condense import condense
-from webcoach.condenser.models import FunctionModel
-from webcoach.condenser.store import EpisodeStore
+from webcoach.llm import FunctionModel
+from webcoach.memory.store import EpisodeStore
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 PLANTED = ("Hunter2-Secret!", "jane.doe@example.org", "sk-ant-api03-FAKEFAKEFAKEFAKEFAKE1234")
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .episode import SCHEMA_VERSION, domain_of
-from .errors import StoreError
+from webcoach.condenser.episode import SCHEMA_VERSION, domain_of
+from webcoach.errors import StoreError
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 

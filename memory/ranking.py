@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..condenser.episode import Episode, domain_of
+from webcoach.condenser.episode import Episode, domain_of
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webcoach.condenser.errors import InputError
 from webcoach.condenser.har import parse_har
 from webcoach.condenser.redact import MASK, Redactor
 from webcoach.condenser.sources import load_trajectory
 from webcoach.condenser.trajectory import Trajectory
+from webcoach.errors import InputError
 
 PLANTED = ("Hunter2-Secret", "jane.doe@example.org", "jane.doe%40example.org", "sk-ant-api03", "FAKEFAKEFAKE")
 

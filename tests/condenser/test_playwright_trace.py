@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webcoach.condenser.errors import InputError
 from webcoach.condenser.playwright_trace import parse_trace
 from webcoach.condenser.redact import MASK, Redactor
 from webcoach.condenser.sources import load_trajectory
 from webcoach.condenser.trajectory import Trajectory
+from webcoach.errors import InputError
 from webcoach.hooks.playwright import record_trace
 
 PASSWORD, EMAIL, API_KEY = "Hunter2-Secret!", "jane.doe@example.org", "sk-ant-api03-FAKEFAKEFAKEFAKEFAKE1234"

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import anthropic
-
-from .errors import ConfigError, ModelError
-from .models import check_requests_allowed, image_media_type
+from webcoach.errors import ConfigError, ModelError
+from webcoach.llm import check_requests_allowed, image_media_type
 
 
 class AnthropicModel:

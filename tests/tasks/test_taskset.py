@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from webcoach.condenser.errors import ConfigError, InputError
+from webcoach.errors import ConfigError, InputError
 from webcoach.tasks.miniwob import available_tasks, build_site, miniwob_tasks
 from webcoach.tasks.taskset import (
     SAMPLE_ANSWERS,

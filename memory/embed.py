@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-from .errors import ConfigError
-from .settings import ENV_EMBED_MODEL_DIR
+from webcoach.errors import ConfigError
+from webcoach.settings import ENV_EMBED_MODEL_DIR
 
 logger = logging.getLogger("webcoach")
 

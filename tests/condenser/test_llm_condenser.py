@@ -10,11 +10,12 @@ import anthropic
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel, GenericFakeChatModel
 from langchain_core.messages import AIMessage
-from webcoach.condenser.anthropic_model import AnthropicModel
 from webcoach.condenser.condense import acondense, condense
-from webcoach.condenser.errors import ConfigError, ModelError
-from webcoach.condenser.models import FunctionModel, queue_model, resolve_model
 from webcoach.condenser.trajectory import Step, Trajectory
+from webcoach.errors import ConfigError, ModelError
+from webcoach.llm import FunctionModel, queue_model
+from webcoach.llm_anthropic import AnthropicModel
+from webcoach.providers import resolve_model
 
 try:  # anthropic >= 1.x ships its own fork of httpx; older releases take httpx objects
     import httpx2 as httpx

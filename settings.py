@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_data_dir
-
-from .errors import ConfigError
+from webcoach.errors import ConfigError
 
 ENV_HOME = "WEBCOACH_HOME"
 ENV_CHROMA_URL = "WEBCOACH_CHROMA_URL"

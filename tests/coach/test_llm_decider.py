@@ -9,12 +9,13 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from webcoach.coach.advice import Situation
 from webcoach.coach.coach import Coach
 from webcoach.coach.llm_decider import LLMDecider
-from webcoach.coach.ranking import Hit
 from webcoach.condenser.episode import Episode
-from webcoach.condenser.errors import ModelError
-from webcoach.condenser.models import FunctionModel, queue_model, resolve_model
 from webcoach.condenser.rules import condense_rules
 from webcoach.condenser.trajectory import Step, Trajectory
+from webcoach.errors import ModelError
+from webcoach.llm import FunctionModel, queue_model
+from webcoach.memory.ranking import Hit
+from webcoach.providers import resolve_model
 
 
 def _episode() -> Episode:

@@ -7,9 +7,8 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
-
-from .errors import ModelError
-from .models import image_data_url
+from webcoach.errors import ModelError
+from webcoach.llm import image_data_url
 
 
 class LangChainModel:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StoreError, StoreLockedError
+from webcoach.errors import StoreError, StoreLockedError
 
 LOCK_NAME = "webcoach.lock"
 

@@ -1,4 +1,4 @@
-"""`coach.watch(context, task=...)`: any Playwright script's run is traced and stored when its block ends.
+"""`watch(coach, context, task=...)`: any Playwright script's run is traced and stored when its block ends.
 
 Real Playwright (async API) on Debian chromium against the local shop, a real EpisodeStore on tmp_path.
 """
@@ -17,7 +17,8 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from webcoach.coach.coach import Coach
 from webcoach.condenser.episode import Outcome
-from webcoach.condenser.store import EpisodeStore
+from webcoach.hooks.playwright import watch
+from webcoach.memory.store import EpisodeStore
 
 TASK = "Find the cheapest history book on Acme Books"
 
@@ -57,7 +58,7 @@ async def browse_to_history(context: BrowserContext, site: str) -> Any:
 async def test_the_watched_run_is_stored_with_the_scripts_verdict(
     verdict: str | None, expected: Outcome, context: BrowserContext, site: str, store: EpisodeStore
 ) -> None:
-    async with Coach(store).watch(context, task=TASK) as w:
+    async with watch(Coach(store), context, task=TASK) as w:
         page = await browse_to_history(context, site)
         assert "The Guns of August" in await page.inner_text("#books")
         w.outcome = verdict
@@ -80,7 +81,7 @@ async def test_a_script_that_raises_is_stored_as_a_failure_and_the_error_propaga
 ) -> None:
     trace = tmp_path / "traces" / "run.zip"
     with pytest.raises(PlaywrightTimeoutError):
-        async with Coach(store).watch(context, task=TASK, path=trace) as w:
+        async with watch(Coach(store), context, task=TASK, path=trace) as w:
             page = await browse_to_history(context, site)
             await page.click("#sort-by-price", timeout=300)  # no such control: the script fails here
 
@@ -95,7 +96,7 @@ async def test_a_script_that_closes_the_context_itself_is_not_broken_by_watch(
     context: BrowserContext, site: str, store: EpisodeStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="webcoach")
-    async with Coach(store).watch(context, task=TASK) as w:
+    async with watch(Coach(store), context, task=TASK) as w:
         await browse_to_history(context, site)
         w.outcome = "success"
         await context.close()  # what many scripts end with; the trace is lost with the context

@@ -1,0 +1,1 @@
+"""Episode memory: the Chroma episode store, embeddings, ranking, migrations and the store lock."""
