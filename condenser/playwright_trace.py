@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
-import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from webcoach.condenser.redact import Redactor
+from webcoach.condenser.trace_format import dict_, error_message, events, num, read_zip, squeeze, str_
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.errors import InputError
 
 NEWEST_VERSION = 10
 _ASSUMED_VERSION = 6  # what Playwright's own loader assumes when a trace names no version
 
-_TRACE_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.trace$")
-_NETWORK_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.network$")
 _EVALUATE = "evaluate"  # kept only when a trace holds nothing else
 
 # Keys are API names squeezed to lowercase letters: protocol methods (v4+), apiName (v4-7) or title (v8+) tails.
@@ -96,12 +92,12 @@ class _Raw:
 def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
     """Parse a trace.zip written by `context.tracing.stop(path=...)`; every extracted string is redacted."""
     path = Path(path)
-    trace_lines, network_lines = _read_zip(path)
+    trace_lines, network_lines = read_zip(path)
     raw = _Raw()
-    for line, event in _events(trace_lines):
+    for line, event in events(trace_lines):
         raw.events += 1
         _ingest(raw, event, line, path)
-    for _, event in _events(network_lines):
+    for _, event in events(network_lines):
         if event.get("type") == "resource-snapshot" and isinstance(event.get("snapshot"), dict):
             raw.resources.append(event["snapshot"])
     if raw.events == 0:
@@ -111,40 +107,6 @@ def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
     _resolve_snapshots(raw)
     _collect_secrets(raw, redactor)  # before any string below is built
     return _build(raw, redactor, path)
-
-
-def _read_zip(path: Path) -> tuple[list[str], list[str]]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            traces = sorted(n for n in names if _TRACE_FILE.search(n))
-            if not traces:
-                raise InputError(
-                    f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()"
-                )
-            networks = sorted(n for n in names if _NETWORK_FILE.search(n))
-            read = [archive.read(n).decode("utf-8", errors="replace").splitlines() for n in (*traces, *networks)]
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file") from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(
-            f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again"
-        ) from exc
-    return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
-
-
-def _events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(event, dict):
-            yield line, event
 
 
 def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
@@ -157,7 +119,7 @@ def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
             raise InputError(
                 f"{path}: trace format version {version} is newer than this webcoach reads (up to {NEWEST_VERSION}); upgrade webcoach"
             )
-        raw.wall, raw.mono = _num(event, "wallTime"), _num(event, "monotonicTime")
+        raw.wall, raw.mono = num(event, "wallTime"), num(event, "monotonicTime")
     elif kind in ("before", "action"):
         _ingest_call(raw, event)
     elif kind in ("input", "after"):
@@ -173,9 +135,9 @@ def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
     elif kind == "console" and event.get("messageType") == "error":
         _ingest_console(raw, event)
     elif kind == "event" and event.get("method") == "pageError":
-        message = _error_message(_dict(event, "params").get("error"))
+        message = error_message(dict_(event, "params").get("error"))
         if message:
-            raw.console.append((_num(event, "time") or 0.0, message))
+            raw.console.append((num(event, "time") or 0.0, message))
     elif kind == "resource-snapshot" and isinstance(event.get("snapshot"), dict):
         raw.resources.append(event["snapshot"])
 
@@ -193,11 +155,11 @@ def _ingest_call(raw: _Raw, event: dict[str, Any]) -> None:
     if not isinstance(call_id, str | int):
         return
     call = raw.calls.setdefault(str(call_id), _Call(call_id=str(call_id)))
-    call.cls, call.method = _str(event, "class") or "", _str(event, "method") or ""
-    call.label = _str(event, "apiName") or _str(event, "title") or ""
-    call.params = _dict(event, "params")
-    call.start, call.wall = _num(event, "startTime"), _num(event, "wallTime")
-    call.parent = _str(event, "parentId")
+    call.cls, call.method = str_(event, "class") or "", str_(event, "method") or ""
+    call.label = str_(event, "apiName") or str_(event, "title") or ""
+    call.params = dict_(event, "params")
+    call.start, call.wall = num(event, "startTime"), num(event, "wallTime")
+    call.parent = str_(event, "parentId")
     _finish_call(raw, call, event)
 
 
@@ -207,8 +169,8 @@ def _finish_call(raw: _Raw, call: _Call, event: dict[str, Any]) -> None:
             raw.snapshot_names[event[key]] = (call.call_id, phase)
     if event.get("type") == "input":
         return
-    call.end = _num(event, "endTime") or call.end
-    call.error = _error_message(event.get("error")) or call.error
+    call.end = num(event, "endTime") or call.end
+    call.error = error_message(event.get("error")) or call.error
     logs = event.get("log")
     if isinstance(logs, list):  # formats up to 5 keep the log on the call
         call.logs.extend(x for x in logs if isinstance(x, str))
@@ -218,15 +180,15 @@ def _ingest_snapshot(raw: _Raw, snap: dict[str, Any], line: str) -> None:
     is_main = snap.get("isMainFrame") is not False
     if snap.get("isMainFrame") is True and isinstance(snap.get("frameId"), str):
         raw.main_frames.add(snap["frameId"])
-    timestamp, wall = _num(snap, "timestamp"), _num(snap, "wallTime")
+    timestamp, wall = num(snap, "timestamp"), num(snap, "wallTime")
     if raw.clock is None and timestamp is not None and wall is not None:
         raw.clock = (timestamp, wall)
     secret_target = False
     if any(marker in line for marker in _SECRET_MARKUP):
         secret_target = _scan_dom(line, raw.secret_values)
     call_id = snap.get("callId")
-    url = _str(snap, "frameUrl") if is_main else None
-    raw.snapshots.append((str(call_id) if call_id else None, _str(snap, "phase"), _str(snap, "snapshotName"), url, secret_target))
+    url = str_(snap, "frameUrl") if is_main else None
+    raw.snapshots.append((str(call_id) if call_id else None, str_(snap, "phase"), str_(snap, "snapshotName"), url, secret_target))
 
 
 def _scan_dom(line: str, values: set[str]) -> bool:
@@ -250,13 +212,13 @@ def _scan_dom(line: str, values: set[str]) -> bool:
 
 
 def _ingest_console(raw: _Raw, event: dict[str, Any]) -> None:
-    text = _str(event, "text")
-    location = _str(_dict(event, "location"), "url") or ""
+    text = str_(event, "text")
+    location = str_(dict_(event, "location"), "url") or ""
     if not text or location.endswith("/favicon.ico"):  # the browser's own favicon probe is noise, not the page's error
         return
     if text.startswith("Failed to load resource") and location:
         text = f"{text} ({location})"
-    raw.console.append((_num(event, "time") or 0.0, text))
+    raw.console.append((num(event, "time") or 0.0, text))
 
 
 def _resolve_snapshots(raw: _Raw) -> None:
@@ -276,7 +238,7 @@ def _collect_secrets(raw: _Raw, redactor: Redactor) -> None:
         redactor.add_secret(value)
     focus_secret = False  # keyboard typing with no selector goes to whatever the last targeted call left focused
     for call in raw.calls.values():
-        selector = _str(call.params, "selector")
+        selector = str_(call.params, "selector")
         targeted = selector is not None or call.cls == "ElementHandle"
         own = (
             call.secret_target
@@ -285,9 +247,9 @@ def _collect_secrets(raw: _Raw, redactor: Redactor) -> None:
         )
         if targeted:
             focus_secret = own
-        elif call.method in ("mouseClick", "mouseDown") or _str(call.params, "key") == "Tab":
+        elif call.method in ("mouseClick", "mouseDown") or str_(call.params, "key") == "Tab":
             focus_secret = False
-        text = _str(call.params, "value") or _str(call.params, "text")
+        text = str_(call.params, "value") or str_(call.params, "text")
         if text and _classify(call) in ("fill", "press") and (own or (not targeted and focus_secret)):
             redactor.add_secret(text)
 
@@ -297,12 +259,12 @@ def _classify(call: _Call) -> str | None:
     if call.label:
         if call.label.lower().startswith("expect"):
             names.append("expect")
-        names.append(_squeeze(call.label.rsplit(".", 1)[-1]))
-    names.append(_squeeze(call.method))
+        names.append(squeeze(call.label.rsplit(".", 1)[-1]))
+    names.append(squeeze(call.method))
     for name in names:
         action = _ACTION_BY_NAME.get(name)
         if action is not None:
-            if action == "fill" and _str(call.params, "text") in _TYPED_KEYS:
+            if action == "fill" and str_(call.params, "text") in _TYPED_KEYS:
                 return "press"
             return action
     return None
@@ -344,7 +306,7 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
         began = call.urls.get("before") or call.urls.get("action") or current
         action = _classify(call)
         navigated = [m.group(1) for line in call.logs if (m := _NAVIGATED.search(line))]
-        goto_url = _str(call.params, "url") if action == "goto" and not call.error else None
+        goto_url = str_(call.params, "url") if action == "goto" and not call.error else None
         current = call.urls.get("after") or (navigated[-1] if navigated else None) or goto_url or began
         parent = raw.calls.get(call.parent or "")
         if action is None or (parent is not None and _classify(parent) is not None):
@@ -359,7 +321,7 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
             else (call.start + offset if call.start is not None and offset is not None else None)
         )
         # A reload names no URL: its target is the page it reloads.
-        target = redactor.url(_str(call.params, "url") or began) if action == "goto" else redactor.text(_target(call))
+        target = redactor.url(str_(call.params, "url") or began) if action == "goto" else redactor.text(_target(call))
         step = Step(
             index=len(steps),
             action="other" if action == _EVALUATE else action,
@@ -406,7 +368,7 @@ def _documents(raw: _Raw) -> list[tuple[float, int]]:
         frame = res.get("_frameref")
         if res.get("_resourceType") != "document" or (raw.main_frames and frame not in raw.main_frames):
             continue
-        when, status = _num(res, "_monotonicTime"), _num(_dict(res, "response"), "status")
+        when, status = num(res, "_monotonicTime"), num(dict_(res, "response"), "status")
         if when is not None and status is not None:
             docs.append((when, int(status)))
     return sorted(docs)
@@ -415,22 +377,22 @@ def _documents(raw: _Raw) -> list[tuple[float, int]]:
 def _http_failures(raw: _Raw, redactor: _Memo) -> tuple[HttpFailure, ...]:
     failures: dict[tuple[str, int, str], None] = {}
     for res in raw.resources:
-        request, response = _dict(res, "request"), _dict(res, "response")
-        url, status = _str(request, "url"), _num(response, "status")
+        request, response = dict_(res, "request"), dict_(res, "response")
+        url, status = str_(request, "url"), num(response, "status")
         failed = bool(res.get("_failureText") or response.get("_failureText")) or (status is not None and status <= 0)
         if url and (failed or (status is not None and status >= 400)):
-            failures[(redactor.url(url) or "", 0 if failed else int(status or 0), _str(request, "method") or "GET")] = None
+            failures[(redactor.url(url) or "", 0 if failed else int(status or 0), str_(request, "method") or "GET")] = None
     return tuple(HttpFailure(url=u, status=s, method=m) for u, s, m in failures)
 
 
 def _target(call: _Call) -> str | None:
-    selector = _str(call.params, "selector")
+    selector = str_(call.params, "selector")
     if selector and selector.startswith("internal:"):  # get_by_role & co.: the log names the locator as the user wrote it
         for line in call.logs:
             if m := _WAITING_FOR.match(line):
                 return m.group(1)
     if selector is None and call.method in ("mouseClick", "mouseDblclick"):
-        x, y = _num(call.params, "x"), _num(call.params, "y")
+        x, y = num(call.params, "x"), num(call.params, "y")
         return f"point ({x:g}, {y:g})" if x is not None and y is not None else None
     return selector
 
@@ -438,30 +400,30 @@ def _target(call: _Call) -> str | None:
 def _value(call: _Call, action: str | None) -> str | None:
     p = call.params
     if action == "fill":
-        return _str(p, "value") if _str(p, "value") is not None else _str(p, "text")
+        return str_(p, "value") if str_(p, "value") is not None else str_(p, "text")
     if action == "press":
-        return _str(p, "key") or _TYPED_KEYS.get(_str(p, "text") or "")
+        return str_(p, "key") or _TYPED_KEYS.get(str_(p, "text") or "")
     if action == "select":
         options = [o for o in (p.get("options") or []) if isinstance(o, dict)]
         picked = [next((str(o[k]) for k in ("valueOrLabel", "value", "label", "index") if k in o), "") for o in options]
         return ", ".join(x for x in picked if x) or None
     if action == "check":
-        checked = p.get("checked", _squeeze(call.method) != "uncheck")
+        checked = p.get("checked", squeeze(call.method) != "uncheck")
         return "checked" if checked else "unchecked"
-    if action == "scroll" and (_num(p, "deltaY") or _num(p, "deltaX")):
-        dx, dy = _num(p, "deltaX") or 0.0, _num(p, "deltaY") or 0.0
+    if action == "scroll" and (num(p, "deltaY") or num(p, "deltaX")):
+        dx, dy = num(p, "deltaX") or 0.0, num(p, "deltaY") or 0.0
         return f"{'down' if dy > 0 else 'up'} {abs(dy):g}px" if dy else f"{'right' if dx > 0 else 'left'} {abs(dx):g}px"
     if action == "upload":
-        files = [_str(f, "name") for f in p.get("payloads") or p.get("files") or [] if isinstance(f, dict)]
+        files = [str_(f, "name") for f in p.get("payloads") or p.get("files") or [] if isinstance(f, dict)]
         files += [PurePosixPath(f).name for f in p.get("localPaths") or [] if isinstance(f, str)]
         return ", ".join(f for f in files if f) or None
-    if action == "wait" and _squeeze(call.method) == "waitfortimeout":
-        ms = _num(p, "waitTimeout") or _num(p, "timeout")
+    if action == "wait" and squeeze(call.method) == "waitfortimeout":
+        ms = num(p, "waitTimeout") or num(p, "timeout")
         return f"{ms:g} ms" if ms is not None else None
     if action == "other":
-        return _str(p, "expression")
+        return str_(p, "expression")
     if action == _EVALUATE:
-        expression = _str(p, "expression")
+        expression = str_(p, "expression")
         return expression[:200] if expression else None
     return None
 
@@ -475,42 +437,9 @@ def _squeeze_error(call: _Call) -> str | None:
     return message
 
 
-def _error_message(error: object) -> str | None:
-    if isinstance(error, str):
-        return error or None
-    if not isinstance(error, dict):
-        return None
-    inner = error.get("error")
-    if isinstance(inner, dict):
-        error = inner
-    message, name = _str(error, "message") or _str(error, "value"), _str(error, "name")  # type: ignore[arg-type]
-    if message and name and name not in ("Error", "") and not message.startswith(name):
-        return f"{name}: {message}"
-    return message
-
-
 def _phase(title: object) -> str:
     return "action" if title == "input" else str(title)
 
 
 def _is_page(url: str | None) -> bool:
     return bool(url) and not str(url).startswith(("about:", "data:", "chrome:", "chrome-error:"))
-
-
-def _squeeze(name: str) -> str:
-    return re.sub(r"[^a-z]", "", name.lower())
-
-
-def _str(d: Mapping[str, Any], key: str) -> str | None:
-    value = d.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _num(d: Mapping[str, Any], key: str) -> float | None:
-    value = d.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _dict(d: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = d.get(key)
-    return value if isinstance(value, dict) else {}

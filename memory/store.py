@@ -36,6 +36,7 @@ from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedde
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer, upgrade
 from webcoach.memory.ranking import Hit, RetrievalWeights, rank
+from webcoach.memory.transfer import export_jsonl, read_jsonl, why
 from webcoach.settings import ENV_CHROMA_URL, ENV_EMBED_MODEL_DIR, resolve
 
 __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
@@ -59,13 +60,6 @@ class StoreStats:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def _why(exc: BaseException) -> str:
-    """A one-line reason; pydantic's own first line ("3 validation errors for Episode") says too little."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()[:3])
-    return _one_line(exc)
 
 
 def _chroma_settings() -> ChromaSettings:
@@ -236,7 +230,7 @@ class EpisodeStore:
         except StoreError:
             raise
         except (KeyError, ValueError, ValidationError) as exc:
-            raise StoreError(f"{what} is unreadable ({_why(exc)}): remove it with forget({record_id!r})") from exc
+            raise StoreError(f"{what} is unreadable ({why(exc)}): remove it with forget({record_id!r})") from exc
 
     def _existing(self, ids: Sequence[str]) -> set[str]:
         with self._wrap("look up ids"):
@@ -426,45 +420,16 @@ class EpisodeStore:
             schema_version=SCHEMA_VERSION,
         )
 
-    # -- export / import -------------------------------------------------------------------------------------------
+    # -- export / import (the JSONL format lives in transfer.py) -------------------------------------------------------
 
     def export(self, path: str | os.PathLike[str]) -> int:
         """Write every episode as JSONL (oldest first, then by id); returns how many. The file appears whole or not at all."""
-        target = Path(path)
-        tmp = target.with_name(target.name + ".partial")
-        written = 0
-        try:
-            with tmp.open("w", encoding="utf-8", newline="\n") as out:
-                for episode in self._fetch([i for _, i in self._sorted_ids()]):
-                    out.write(episode.model_dump_json() + "\n")
-                    written += 1
-            tmp.replace(target)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        return written
+        return export_jsonl(self._fetch([i for _, i in self._sorted_ids()]), path)
 
     def import_(self, path: str | os.PathLike[str]) -> tuple[int, int]:
         """Add the episodes of a JSONL export; returns (added, skipped as already stored). The whole file is checked
         first: one bad line and nothing is added."""
-        source = Path(path)
-        try:
-            lines = source.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {source}: {exc}") from exc
-        episodes: list[Episode] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-                episodes.append(Episode.model_validate(upgrade(data, what=f"{source} line {number}")))
-            except StoreError as exc:  # a newer schema
-                raise InputError(f"{exc}; nothing was imported") from exc
-            except (ValueError, ValidationError) as exc:
-                raise InputError(f"{source} line {number} is not an episode ({_why(exc)}); nothing was imported") from exc
+        episodes = read_jsonl(path)
         _, added = self._add(episodes)
         return added, len(episodes) - added
 

@@ -15,8 +15,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
-from webcoach.memory import embed
 from webcoach.errors import ConfigError
+from webcoach.memory import embed
 from webcoach.memory.embed import (
     HASHING_NAME,
     MINILM_NAME,

@@ -1,0 +1,84 @@
+"""The trace.zip container and its field shapes: which members hold events, how to read them line by line, and
+type-safe access to fields that changed names and types across Playwright's trace format versions."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from webcoach.errors import InputError
+
+TRACE_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.trace$")
+NETWORK_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.network$")
+
+
+def read_zip(path: Path) -> tuple[list[str], list[str]]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            traces = sorted(n for n in names if TRACE_FILE.search(n))
+            if not traces:
+                raise InputError(
+                    f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()"
+                )
+            networks = sorted(n for n in names if NETWORK_FILE.search(n))
+            read = [archive.read(n).decode("utf-8", errors="replace").splitlines() for n in (*traces, *networks)]
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file") from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(
+            f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again"
+        ) from exc
+    return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
+
+
+def events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict):
+            yield line, event
+
+
+def error_message(error: object) -> str | None:
+    if isinstance(error, str):
+        return error or None
+    if not isinstance(error, dict):
+        return None
+    inner = error.get("error")
+    if isinstance(inner, dict):
+        error = inner
+    message, name = str_(error, "message") or str_(error, "value"), str_(error, "name")  # type: ignore[arg-type]
+    if message and name and name not in ("Error", "") and not message.startswith(name):
+        return f"{name}: {message}"
+    return message
+
+
+def squeeze(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+def str_(d: Mapping[str, Any], key: str) -> str | None:
+    value = d.get(key)
+    return value if isinstance(value, str) else None
+
+
+def num(d: Mapping[str, Any], key: str) -> float | None:
+    value = d.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def dict_(d: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = d.get(key)
+    return value if isinstance(value, dict) else {}
