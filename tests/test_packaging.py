@@ -30,11 +30,19 @@ def test_wheel_contains_only_the_webcoach_namespace(tmp_path: Path) -> None:
         "webcoach/__init__.py",
         "webcoach/cli.py",
         "webcoach/coach/coach.py",
-        "webcoach/condenser/store.py",
+        "webcoach/memory/store.py",
         "webcoach/hooks/browser_use.py",
         "webcoach/tasks/sites/shop/index.html",
     ):
         assert expected in names
+    # every module of the source tree ships (a new subpackage missing from pyproject's list would be left out silently)
+    skip = {"tests", "bench", ".venv", "venv", "build", "dist", ".git", ".ci"}
+    sources = {
+        "webcoach/" + p.relative_to(ROOT).as_posix()
+        for p in ROOT.rglob("*.py")
+        if not skip & set(p.relative_to(ROOT).parts) and ".egg-info" not in p.as_posix()
+    }
+    assert sources <= set(names), sorted(sources - set(names))
     assert not any(n.startswith(("webcoach/tests/", "webcoach/bench/")) for n in names)
 
 
