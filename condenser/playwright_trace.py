@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from webcoach.condenser.playwright_mcp import is_live_trace, read_live_trace
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.trace_format import dict_, error_message, events, num, read_zip, squeeze, str_
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
@@ -54,6 +55,7 @@ _INPUT_NODE = re.compile(r'\[\s*"(?:INPUT|input)"\s*,\s*\{')
 _DECODER = json.JSONDecoder()
 _SECRET_AUTOCOMPLETE = {"current-password", "new-password", "one-time-code", "cc-number", "cc-csc"}
 _NAVIGATED = re.compile(r'navigated to "(.+)"')
+_ARIA_REF = re.compile(r'^aria-ref=\w+(?:\s*>>\s*internal:describe=(?:"(.*)"|(.*)))?$')
 _WAITING_FOR = re.compile(r"^\s*waiting for (.+?)(?: to be \w+)?$")
 
 
@@ -90,9 +92,10 @@ class _Raw:
 
 
 def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
-    """Parse a trace.zip written by `context.tracing.stop(path=...)`; every extracted string is redacted."""
+    """Parse a trace.zip written by `context.tracing.stop(path=...)`, or a live trace (a `.trace` file, as Playwright
+    MCP writes them; see playwright_mcp.py); every extracted string is redacted."""
     path = Path(path)
-    trace_lines, network_lines = read_zip(path)
+    trace_lines, network_lines = read_live_trace(path) if is_live_trace(path) else read_zip(path)
     raw = _Raw()
     for line, event in events(trace_lines):
         raw.events += 1
@@ -387,6 +390,10 @@ def _http_failures(raw: _Raw, redactor: _Memo) -> tuple[HttpFailure, ...]:
 
 def _target(call: _Call) -> str | None:
     selector = str_(call.params, "selector")
+    if selector and (m := _ARIA_REF.match(selector)):
+        # Playwright MCP targets elements by snapshot ref (`aria-ref=e5 >> internal:describe="Password"`): the ref means
+        # nothing in another session, the element's description does.
+        return m.group(1) or m.group(2) or selector
     if selector and selector.startswith("internal:"):  # get_by_role & co.: the log names the locator as the user wrote it
         for line in call.logs:
             if m := _WAITING_FOR.match(line):

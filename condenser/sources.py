@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
@@ -42,9 +43,11 @@ def load_trajectory(
 def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass the trace.zip or history .json inside it")
-    if zipfile.is_zipfile(path) or path.suffix == ".zip":
+    if path.is_dir() and not trace_files(path):
+        raise InputError(
+            f"{path}: is a directory with no Playwright MCP traces (traces/*.trace); pass the trace.zip, .trace or history .json inside it"
+        )
+    if path.is_dir() or path.suffix == TRACE_SUFFIX or zipfile.is_zipfile(path) or path.suffix == ".zip":
         from webcoach.condenser.playwright_trace import parse_trace
 
         return parse_trace(path, redactor)
