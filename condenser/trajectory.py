@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-SourceKind = Literal["playwright-trace", "browser-use-history", "har"]
+SourceKind = Literal["playwright-trace", "browser-use-history", "har", "agent-steps"]
 
 # Canonical action names; parsers map their own vocabulary onto these and keep anything else as "other".
 ACTIONS = frozenset(
