@@ -171,8 +171,11 @@ def ingest(
     """Condense run logs into episodes and store them. Re-ingesting the same log is a no-op."""
     from webcoach.memory.ingest import check_outcome, ingest_files
 
+    from webcoach.condenser.playwright_mcp import expand_folders
+
     with one_line_errors():
         check_outcome(outcome)
+    sources = expand_folders(sources)  # a Playwright MCP output folder stands for each trace in it
     with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store, progress_bar(disable=as_json) as bar:
         job = bar.add_task("ingesting", total=len(sources))
         results = ingest_files(
@@ -468,6 +471,27 @@ def demo(
 
 
 NEW_TASK_HINT = "'Find the cheapest history book on Acme Books'"
+
+
+@app.command()
+def mcp(
+    http: Annotated[
+        str | None, typer.Option("--http", help="Serve streamable HTTP at HOST:PORT (endpoint /mcp) instead of stdio.")
+    ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option("--llm", help="Decide advice with an LLM coach, e.g. anthropic:claude-sonnet-4-5 (default: rule-based)."),
+    ] = None,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    embedder: Embedder = None,
+) -> None:
+    """Serve memory and the coach to MCP clients (Claude Desktop, Claude Code, Cursor ...); stdio unless --http."""
+    from webcoach.hooks.mcp_server import ServerOptions, serve
+
+    with one_line_errors():
+        serve(ServerOptions(home=home, namespace=namespace, chroma_url=chroma_url, embedder=embedder, llm=llm), http)
 
 
 @memory_app.command("list")
