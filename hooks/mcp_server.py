@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import logging
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,6 +55,9 @@ RECENT_EPISODES = 20
 LOCK_WAIT_S = 5.0  # how long a call waits for another process to release the embedded store
 _ADVICE_IDS = 2048  # advice ids remembered for rate_advice (oldest forgotten first)
 _TASKS_PER_SESSION = 64
+# A task untouched this long starts afresh: what tells runs apart where the transport has no sessions (stateless HTTP).
+RUN_IDLE_S = 15 * 60
+_SESSIONS = 256  # HTTP sessions whose budgets are kept (least recently used forgotten first)
 
 # Fixed words the server owns, put before anything drawn from memory: page-derived text must never read as an order.
 DATA_NOTE = (
@@ -158,13 +160,14 @@ class ServerOptions:
 class _Given:
     advice: Advice
     task_key: str
-    session: int
+    session: str
     rated: bool = False
 
 
 @dataclass
 class _SessionState:
-    given: OrderedDict[str, list[Advice]] = field(default_factory=OrderedDict)  # task key -> advice given, oldest first
+    # task key -> (last call, advice given for it, oldest first)
+    given: OrderedDict[str, tuple[float, list[Advice]]] = field(default_factory=OrderedDict)
 
 
 def _task_key(task: str) -> str:
@@ -222,7 +225,7 @@ class WebcoachMCP:
         self.options = options
         self._decider: Decider | None = None
         self._io = asyncio.Lock()  # one store call at a time: the embedded store is opened per call
-        self._sessions: weakref.WeakKeyDictionary[Any, _SessionState] = weakref.WeakKeyDictionary()
+        self._sessions: OrderedDict[str, _SessionState] = OrderedDict()
         self._advice: OrderedDict[str, _Given] = OrderedDict()
 
     # --- the store, opened per call ---------------------------------------------------------------------------------
@@ -257,30 +260,33 @@ class WebcoachMCP:
 
     # --- per-session budget -----------------------------------------------------------------------------------------
 
-    def given(self, session: object, task: str) -> list[Advice]:
-        try:
-            state = self._sessions.setdefault(session, _SessionState())
-        except TypeError:  # not weak-referenceable: keep per server (one stdio session per process anyway)
-            state = self._sessions.setdefault(self, _SessionState())
+    def given(self, session: str, task: str) -> list[Advice]:
+        state = self._sessions.setdefault(session, _SessionState())
+        self._sessions.move_to_end(session)
+        while len(self._sessions) > _SESSIONS:
+            self._sessions.popitem(last=False)
         key = _task_key(task)
-        if key not in state.given:
-            state.given[key] = []
-            while len(state.given) > _TASKS_PER_SESSION:
-                state.given.popitem(last=False)
+        now = time.monotonic()
+        last, given = state.given.get(key, (now, []))
+        if now - last > RUN_IDLE_S:
+            given = []  # the same task again after a long pause is a new run, with a new budget
+        state.given[key] = (now, given)
         state.given.move_to_end(key)
-        return state.given[key]
+        while len(state.given) > _TASKS_PER_SESSION:
+            state.given.popitem(last=False)
+        return given
 
-    def remember(self, advice: Advice, task: str, session: object) -> str:
-        body = f"{id(session)}\n{_task_key(task)}\n{advice.key}\n{advice.text}\n{time.time_ns()}"
+    def remember(self, advice: Advice, task: str, session: str) -> str:
+        body = f"{session}\n{_task_key(task)}\n{advice.key}\n{advice.text}\n{time.time_ns()}"
         advice_id = "adv-" + hashlib.sha256(body.encode()).hexdigest()[:12]
-        self._advice[advice_id] = _Given(advice=advice, task_key=_task_key(task), session=id(session))
+        self._advice[advice_id] = _Given(advice=advice, task_key=_task_key(task), session=session)
         while len(self._advice) > _ADVICE_IDS:
             self._advice.popitem(last=False)
         return advice_id
 
     # --- tools --------------------------------------------------------------------------------------------------------
 
-    async def get_advice(self, task: str, url: str, recent_steps: Steps | None, session: object) -> AdviceOut:
+    async def get_advice(self, task: str, url: str, recent_steps: Steps | None, session: str) -> AdviceOut:
         page = _check_url(url)
         if page is None:
             raise InputError("url is required: the http(s) address of the page the agent is on (or about to open)")
@@ -347,7 +353,7 @@ class WebcoachMCP:
         steps: Steps | None,
         answer: str | None,
         url: str | None,
-        session: object,
+        session: str,
     ) -> RecordOut:
         if not task.strip():
             raise InputError("task is required: what the user asked the agent to do")
@@ -385,13 +391,13 @@ class WebcoachMCP:
             credited=credited,
         )
 
-    async def _credit(self, store: EpisodeStore, task: str, session: object, episode: Episode) -> int:
+    async def _credit(self, store: EpisodeStore, task: str, session: str, episode: Episode) -> int:
         """As a coached browser-use run does when it ends: the episodes behind advice this session got for this task, and
         that nobody rated yet, are credited (success) or blamed (failure) with the run's outcome."""
         if episode.outcome is Outcome.UNKNOWN:
             return 0
         key = _task_key(task)
-        pending = [g for g in self._advice.values() if g.session == id(session) and g.task_key == key and not g.rated]
+        pending = [g for g in self._advice.values() if g.session == session and g.task_key == key and not g.rated]
         cited = sorted({i for g in pending for i in g.advice.episode_ids} - {episode.id})
         for g in pending:
             g.rated = True
@@ -479,6 +485,15 @@ class _OneLineServer(MCPServer):
             raise ToolError(f"{name}: {_one_line(text.removeprefix(prefix))}") from exc
 
 
+def session_key(ctx: Context[Any, Any]) -> str:
+    """Which MCP session a call belongs to, for the advice budget. Over stdio a server process serves one client; over
+    streamable HTTP the client's Mcp-Session-Id tells sessions apart (client-supplied: a client that forges it only
+    loosens its own budget). Stateless HTTP (the 2026-07-28 protocol without the handshake) carries no session: its
+    calls share one budget per task, which RUN_IDLE_S renews."""
+    headers = ctx.headers or {}
+    return f"http:{headers.get('mcp-session-id')}" if headers.get("mcp-session-id") else "this-process"
+
+
 TASK = Annotated[str, Field(description="The user's task, in their words, e.g. 'Find the cheapest science fiction book'.")]
 
 
@@ -507,7 +522,7 @@ def build_server(options: ServerOptions | None = None) -> MCPServer:
         ] = None,
     ) -> AdviceOut:
         with _tool_errors("get_advice"):
-            return await state.get_advice(task, url, recent_steps, ctx.session)
+            return await state.get_advice(task, url, recent_steps, session_key(ctx))
         raise AssertionError("unreachable")  # for type checkers: _tool_errors re-raises
 
     @server.tool(
@@ -546,7 +561,7 @@ def build_server(options: ServerOptions | None = None) -> MCPServer:
         url: Annotated[str | None, Field(description="The site the run was on; a trace from another site is refused.")] = None,
     ) -> RecordOut:
         with _tool_errors("record_run"):
-            return await state.record_run(task, outcome, trace_path, steps, answer, url, ctx.session)
+            return await state.record_run(task, outcome, trace_path, steps, answer, url, session_key(ctx))
         raise AssertionError("unreachable")
 
     @server.tool(
