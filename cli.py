@@ -169,9 +169,8 @@ def ingest(
     as_json: JsonOut = False,
 ) -> None:
     """Condense run logs into episodes and store them. Re-ingesting the same log is a no-op."""
-    from webcoach.memory.ingest import check_outcome, ingest_files
-
     from webcoach.condenser.playwright_mcp import expand_folders
+    from webcoach.memory.ingest import check_outcome, ingest_files
 
     with one_line_errors():
         check_outcome(outcome)

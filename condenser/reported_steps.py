@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .redact import Redactor
-from .trajectory import ACTIONS, Step, Trajectory
+from webcoach.condenser.redact import Redactor
+from webcoach.condenser.trajectory import ACTIONS, Step, Trajectory
 
 MAX_CHARS = 300  # per field: a step is a line in a prompt, not a page dump
 MAX_STEPS = 200

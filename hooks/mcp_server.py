@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import BaseModel, Field, ValidationError
-
 from webcoach.coach.coach import Coach, CoachConfig
 from webcoach.condenser.condense import acondense
 from webcoach.condenser.episode import Episode, Outcome, domain_of
@@ -499,10 +498,10 @@ TASK = Annotated[str, Field(description="The user's task, in their words, e.g. '
 
 def build_server(options: ServerOptions | None = None) -> MCPServer:
     """The MCP server over `options`' store; run it with `.run()` (stdio) or `.run('streamable-http', host=, port=)`."""
-    from webcoach import __version__
+    from importlib.metadata import version
 
     state = WebcoachMCP(options or ServerOptions())
-    server = _OneLineServer("webcoach", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+    server = _OneLineServer("webcoach", instructions=INSTRUCTIONS, version=version("webcoach"), log_level="WARNING")
 
     @server.tool(
         description=(

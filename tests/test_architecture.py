@@ -144,6 +144,7 @@ OWNERS = {
     "anthropic": {"webcoach.llm_anthropic"},
     "langchain_core": {"webcoach.llm_langchain"},
     "browser_use.agent": {"webcoach.hooks.browser_use"},
+    "mcp": {"webcoach.hooks.mcp_server"},
 }
 
 

@@ -1,6 +1,6 @@
 """`webcoach mcp` started as a subprocess by the MCP SDK's own client (stdio, and streamable HTTP once), checked against
 the store it writes (real Chroma under a temp --home). The recorded run is real Playwright MCP output (see
-test_playwright_mcp_trace.py)."""
+tests/condenser/test_playwright_mcp_trace.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
-from webcoach.condenser.store import EpisodeStore
+from webcoach.memory.store import EpisodeStore
 
-OUTPUT = Path(__file__).parent / "data" / "playwright_mcp_output"
+OUTPUT = Path(__file__).parents[1] / "data" / "playwright_mcp_output"
 WEBCOACH = str(Path(sys.executable).with_name("webcoach"))
 TASK = "Sign in to Acme Books and open the science fiction catalog"
 SHOP = "http://127.0.0.1:8000/shop/index.html"  # the recording's site: 127.0.0.1 (ports do not matter)

@@ -19,7 +19,7 @@ import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "Hunter2-Secret!"
 EMAIL = "jane.doe@example.org"
 TASK = "Find the science fiction books on Acme Books"

@@ -3,7 +3,7 @@
 tests/data/playwright_mcp_output/ is what `@playwright/mcp@0.0.68 --save-trace --output-dir DIR` wrote (its traces/
 folder, .trace and .network; screenshots, stacks and snapshots left out) for a session on the bundled shop that typed
 "Hunter2-Secret!" into the password field and "jane.doe@example.org" into the e-mail field (regenerate it with
-drive_shop() in test_mcp_playwright.py)."""
+drive_shop() in tests/hooks/test_mcp_playwright.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
 from webcoach.condenser.condense import condense
-from webcoach.condenser.errors import InputError
 from webcoach.condenser.playwright_mcp import expand_folders, trace_files
 from webcoach.condenser.reported_steps import MAX_CHARS, action_name, reported_trajectory
 from webcoach.condenser.sources import load_trajectory
+from webcoach.errors import InputError
 
-OUTPUT = Path(__file__).parent / "data" / "playwright_mcp_output"
+OUTPUT = Path(__file__).parents[1] / "data" / "playwright_mcp_output"
 SECRETS = ("Hunter2-Secret!", "jane.doe@example.org", "Hunter2-Secret%21", "jane.doe%40example.org")
 
 
