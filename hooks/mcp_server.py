@@ -610,8 +610,10 @@ def build_server(options: ServerOptions | None = None) -> MCPServer:
 def serve(options: ServerOptions, http: str | None = None) -> None:
     """Run until the client disconnects (stdio) or the process is stopped (`http`: 'HOST:PORT', streamable HTTP at /mcp)."""
     # Fail before the first client call on what can be checked now (namespace, server URL, embedder), with one line.
-    store = WebcoachMCP(options).open_store()
-    store.close()
+    try:
+        WebcoachMCP(options).open_store().close()
+    except StoreLockedError as exc:  # another process is using it now; calls wait for it, so this is no reason to stop
+        log.warning("webcoach mcp: %s", exc)
     server = build_server(options)
     if http is None:
         server.run()

@@ -170,6 +170,39 @@ async def test_bad_input_gets_one_line_tool_errors_and_the_server_stays_up(tmp_p
         assert {t.name for t in (await c.list_tools()).tools} == TOOLS  # still serving
 
 
+async def test_reported_steps_get_mid_run_advice(tmp_path: Path) -> None:
+    login = "http://127.0.0.1:8000/shop/login.html"
+    failing = {
+        "action": "browser_click",
+        "target": "Sign in button",
+        "url": login,
+        "error": "Timeout 5000ms exceeded waiting for #signin",
+    }
+    steps = [{"action": "browser_navigate", "url": login}, failing]
+    async with Client(server(tmp_path / "home")) as c:
+        failed = ok(
+            await c.call_tool("record_run", {"task": "Sign in to Acme Books", "outcome": "failure", "steps": steps, "url": login})
+        )
+    async with Client(server(tmp_path / "home")) as c:
+        advice = ok(await c.call_tool("get_advice", {"task": "Sign in to Acme Books", "url": login, "recent_steps": steps}))
+    assert advice["trigger"] == "same_error" and advice["episode_ids"] == [failed["episode_id"]], advice
+    assert "Timeout 5000ms exceeded" in advice["advice"]
+
+
+async def test_a_store_held_by_another_process_is_a_tool_error_not_a_dead_server(tmp_path: Path, output: Path) -> None:
+    home = tmp_path / "home"
+    held = EpisodeStore(home=home)  # this process takes the embedded store's lock before the server starts
+    try:
+        async with Client(server(home)) as c:
+            locked = error(await c.call_tool("search_memory", {"query": TASK}))
+            assert "another process" in locked and "is using the embedded store" in locked
+            held.close()  # released: the next call goes through
+            recorded = ok(await c.call_tool("record_run", {"task": TASK, "outcome": "success", "trace_path": str(output)}))
+            assert recorded["status"] == "added"
+    finally:
+        held.close()
+
+
 def test_an_invalid_namespace_stops_the_server_with_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
         [WEBCOACH, "mcp", "--home", str(tmp_path / "home"), "--namespace", "no such/namespace"],
