@@ -257,14 +257,14 @@ async def test_streamable_http(tmp_path: Path, output: Path) -> None:
 
 def test_a_task_idle_past_the_run_window_gets_a_new_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     from webcoach.coach.advice import Advice
-    from webcoach.hooks import mcp_server
+    from webcoach.hooks import mcp_tools
 
-    state = mcp_server.WebcoachMCP(mcp_server.ServerOptions())
+    state = mcp_tools.WebcoachMCP(mcp_tools.ServerOptions())
     clock = [1000.0]
-    monkeypatch.setattr(mcp_server.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(mcp_tools.time, "monotonic", lambda: clock[0])
     state.given("s1", "Find a  BOOK").append(Advice(text="t", why="w", confidence=0.5))
-    clock[0] += mcp_server.RUN_IDLE_S - 1
+    clock[0] += mcp_tools.RUN_IDLE_S - 1
     assert len(state.given("s1", "find a book")) == 1  # the same task, same run
     assert state.given("s2", "find a book") == []  # another session
-    clock[0] += mcp_server.RUN_IDLE_S + 1
+    clock[0] += mcp_tools.RUN_IDLE_S + 1
     assert state.given("s1", "find a book") == []  # a new run
