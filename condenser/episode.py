@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -60,6 +60,15 @@ class Episode(BaseModel):
     # How often advice drawn from this episode preceded a success / a failure; maintained by the store.
     helped: int = 0
     hurt: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_from_start_url(cls, data: Any) -> Any:
+        # Retrieval's same-site signal reads `domain`: an episode built by hand or imported with only a start_url
+        # must not silently lose it.
+        if isinstance(data, dict) and not data.get("domain") and data.get("start_url"):
+            return {**data, "domain": domain_of(str(data["start_url"]))}
+        return data
 
     def embedding_text(self) -> str:
         """What is embedded for retrieval: queries are tasks, so the task (and its site) is what to match on."""

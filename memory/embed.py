@@ -15,7 +15,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from webcoach.errors import ConfigError
-from webcoach.settings import ENV_EMBED_MODEL_DIR
+from webcoach.memory.model_fetch import FOLDER, cache_root, download_enabled, download_model
+from webcoach.settings import ENV_EMBED_DOWNLOAD, ENV_EMBED_MODEL_DIR
 
 logger = logging.getLogger("webcoach")
 
@@ -27,6 +28,7 @@ SETUP_HINT = f"run `webcoach memory setup-embedder` (downloads it; needs interne
 
 _WORD_RE = re.compile(r"\w+")
 _fallback_warned = False
+_download_failed: str | None = None  # why the first-use download failed in this process: not tried again
 _onnx_cache: dict[Path, OnnxEmbedder] = {}
 _onnx_cache_lock = threading.Lock()
 
@@ -151,7 +153,7 @@ class OnnxEmbedder:
 
 def chroma_model_dir() -> Path:
     """Where Chroma's own downloader puts all-MiniLM-L6-v2 (model.onnx + tokenizer.json and friends)."""
-    return Path.home() / ".cache" / "chroma" / "onnx_models" / MINILM_NAME / "onnx"
+    return cache_root() / FOLDER
 
 
 def has_model_files(folder: Path) -> bool:
@@ -187,17 +189,29 @@ def canonical_name(name: str) -> str:
     return full
 
 
-def resolve_embedder(name: str | None, model_dir: str | os.PathLike[str] | None = None) -> Embedder:
-    """'minilm', 'hashing' (or their full names), or None for the best available: MiniLM when its files are found,
-    else the hashing embedder with one warning per process."""
+def resolve_embedder(
+    name: str | None, model_dir: str | os.PathLike[str] | None = None, *, download: bool | None = None
+) -> Embedder:
+    """'minilm', 'hashing' (or their full names), or None for the best available: MiniLM when its files are found or,
+    the first time, can be downloaded into Chroma's cache (unless `download`/WEBCOACH_EMBED_DOWNLOAD says not to), else
+    the hashing embedder with one warning per process."""
+    global _download_failed
     if name is not None and canonical_name(name) == HASHING_NAME:
         return HashingEmbedder()
     found = find_model_dir(model_dir)
     if found is not None:
         return load_onnx(found)
     looked = " or ".join(str(c) for c in model_dir_candidates(model_dir))
+    why = f"downloads are off ({ENV_EMBED_DOWNLOAD})"
+    if download_enabled(download):
+        if _download_failed is None:
+            try:
+                return load_onnx(download_model())
+            except ConfigError as exc:
+                _download_failed = str(exc)
+        why = _download_failed
     if name is not None:
-        raise ConfigError(f"embedder {MINILM_NAME} was asked for but its files are not in {looked}: {SETUP_HINT}")
+        raise ConfigError(f"embedder {MINILM_NAME} was asked for but its files are not in {looked} ({why}): {SETUP_HINT}")
     _warn_fallback(looked)
     return HashingEmbedder()
 

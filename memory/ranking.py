@@ -1,14 +1,23 @@
-"""How retrieved episodes are ordered: embedding similarity first, nudged by recency, proven usefulness and same site.
+"""How retrieved episodes are ordered: with a URL the same site's episodes come first; within each group, embedding
+similarity nudged by recency, proven usefulness (and, for the record, same site).
 
-Pure functions over values: the store over-fetches by similarity and calls `rank`; nothing here does I/O."""
+Pure functions over values: the store fetches candidates (the nearest by embedding, plus the site's own when the
+nearest hold too few of them) and calls `order` on the few fields it stored beside each vector; nothing here does I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from webcoach.condenser.episode import Episode, domain_of
+
+T = TypeVar("T")
+
+# Second-level labels under which a country code TLD sells names (amazon.co.uk): the site is one label further left.
+# A stand-in until a public-suffix-based site module replaces site_key; only its answers need to stay stable.
+_SECOND_LEVEL = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "go", "gob", "nic"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,29 +49,114 @@ class Hit:
     same_site: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class RankFields:
+    """What ranking reads of a stored episode; the store keeps these beside the vector so it need not decode bodies."""
+
+    site: str | None
+    created_at: float  # POSIX seconds
+    helped: int
+    hurt: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scored(Generic[T]):
+    item: T
+    score: float
+    similarity: float
+    recency: float
+    usefulness: float
+    same_site: bool
+    created_at: float
+
+
+def site_key(domain_or_url: str | None) -> str | None:
+    """The site a host belongs to (docs.python.org and python.org are one site; amazon.co.uk is not co.uk)."""
+    if not domain_or_url:
+        return None
+    host = domain_of(domain_or_url) if "://" in domain_or_url else domain_or_url
+    if not host:
+        return None
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) <= 2 or labels[-1].isdigit():  # a registrable name already, or an IP address
+        return ".".join(labels)
+    keep = 3 if len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
 def same_site(domain: str | None, other: str | None) -> bool:
-    """Same host, or one a subdomain of the other (docs.python.org ~ python.org)."""
-    if not domain or not other:
-        return False
-    a, b = domain.lower(), other.lower()
-    return a == b or a.endswith("." + b) or b.endswith("." + a)
+    """One site (see site_key): docs.python.org ~ python.org, but python.org !~ jython.org."""
+    a, b = site_key(domain), site_key(other)
+    return a is not None and a == b
 
 
 def recency(created_at: datetime, now: datetime, half_life_days: float) -> float:
-    age_days = max(0.0, (_aware(now) - _aware(created_at)).total_seconds() / 86400)
+    return _recency(_aware(created_at).timestamp(), _aware(now).timestamp(), half_life_days)
+
+
+def _recency(created_at: float, now: float, half_life_days: float) -> float:
+    age_days = max(0.0, (now - created_at) / 86400)
     return float(0.5 ** (age_days / half_life_days))
 
 
-def score(
-    episode: Episode, similarity: float, *, domain: str | None, now: datetime, weights: RetrievalWeights | None = None
-) -> Hit:
-    """score = w_sim*similarity + w_rec*0.5**(age/half_life) + w_use*(usefulness-0.5)*2 + w_site*[same site]."""
+def order(
+    candidates: Iterable[tuple[T, RankFields, float]],
+    *,
+    url: str | None,
+    now: datetime | None = None,
+    weights: RetrievalWeights | None = None,
+    k: int | None = None,
+) -> list[Scored[T]]:
+    """(item, fields, similarity) -> best first, at most k. Scored by
+    w_sim*similarity + w_rec*0.5**(age/half_life) + w_use*(usefulness-0.5)*2 + w_site*[same site];
+    with a URL, same-site items come before all others (ties: more similar, then newer, then the item's order given)."""
     w = weights or RetrievalWeights()
-    rec = recency(episode.created_at, now, w.half_life_days)
-    use = episode.usefulness
-    site = same_site(domain, episode.domain)
-    total = w.similarity * similarity + w.recency * rec + w.usefulness * (use - 0.5) * 2 + w.same_site * float(site)
-    return Hit(episode=episode, score=total, similarity=similarity, recency=rec, usefulness=use, same_site=site)
+    when = _aware(now or datetime.now(UTC)).timestamp()
+    site = site_key(url)
+    scored: list[Scored[T]] = []
+    for item, fields, similarity in candidates:
+        if similarity < w.min_similarity:
+            continue
+        rec = _recency(fields.created_at, when, w.half_life_days)
+        use = (fields.helped + 1) / (fields.helped + fields.hurt + 2)
+        here = site is not None and fields.site == site
+        total = w.similarity * similarity + w.recency * rec + w.usefulness * (use - 0.5) * 2 + w.same_site * float(here)
+        scored.append(
+            Scored(
+                item=item,
+                score=total,
+                similarity=similarity,
+                recency=rec,
+                usefulness=use,
+                same_site=here,
+                created_at=fields.created_at,
+            )
+        )
+    scored.sort(key=lambda s: (not s.same_site, -s.score, -s.similarity, -s.created_at))
+    return scored if k is None else scored[:k]
+
+
+def fields_of(episode: Episode) -> RankFields:
+    return RankFields(
+        site=site_key(episode.domain or episode.start_url),
+        created_at=_aware(episode.created_at).timestamp(),
+        helped=episode.helped,
+        hurt=episode.hurt,
+    )
+
+
+def hits(scored: Sequence[Scored[Episode]]) -> list[Hit]:
+    return [
+        Hit(
+            episode=s.item,
+            score=s.score,
+            similarity=s.similarity,
+            recency=s.recency,
+            usefulness=s.usefulness,
+            same_site=s.same_site,
+        )
+        for s in scored
+    ]
 
 
 def rank(
@@ -73,13 +167,9 @@ def rank(
     weights: RetrievalWeights | None = None,
     k: int | None = None,
 ) -> list[Hit]:
-    """(episode, similarity) pairs -> Hits best first (ties: more similar, then newer, then id), at most k."""
-    w = weights or RetrievalWeights()
-    when = now or datetime.now(UTC)
-    domain = domain_of(url)
-    hits = [score(ep, sim, domain=domain, now=when, weights=w) for ep, sim in candidates if sim >= w.min_similarity]
-    hits.sort(key=lambda h: (-h.score, -h.similarity, -_aware(h.episode.created_at).timestamp(), h.episode.id))
-    return hits if k is None else hits[:k]
+    """(episode, similarity) pairs -> Hits best first, at most k (see `order`; ties end on the episode id)."""
+    pairs = sorted(candidates, key=lambda p: p[0].id)  # a stable last tie-break on the id
+    return hits(order(((ep, fields_of(ep), sim) for ep, sim in pairs), url=url, now=now, weights=weights, k=k))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -7,9 +7,7 @@ as one-line StoreErrors."""
 
 from __future__ import annotations
 
-import json
 import os
-import tarfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,15 +27,16 @@ from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
-from pydantic import ValidationError
 from webcoach.condenser.episode import SCHEMA_VERSION, Episode, domain_of
 from webcoach.errors import ConfigError, EmbedderMismatchError, InputError, StoreError
 from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
 from webcoach.memory.lock import StoreLock
-from webcoach.memory.migrations import check_not_newer, upgrade
-from webcoach.memory.ranking import Hit, RetrievalWeights, rank
-from webcoach.memory.transfer import export_jsonl, read_jsonl, why
-from webcoach.settings import ENV_CHROMA_URL, ENV_EMBED_MODEL_DIR, resolve
+from webcoach.memory.migrations import check_not_newer
+from webcoach.memory.model_fetch import download_default_model
+from webcoach.memory.ranking import Hit, RetrievalWeights, order, site_key
+from webcoach.memory.records import BODY_KEY, LAYOUT, decode, encode, rank_fields
+from webcoach.memory.transfer import export_jsonl, read_jsonl
+from webcoach.settings import ENV_CHROMA_URL, resolve
 
 __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
 
@@ -49,7 +48,7 @@ _CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, htt
 class StoreStats:
     count: int
     by_outcome: dict[str, int]
-    by_domain: list[tuple[str, int]]  # the 10 most frequent sites, most frequent first
+    by_domain: list[tuple[str, int]]  # the 10 most frequent sites (registrable domains), most frequent first
     embedder: str
     dim: int
     namespace: str
@@ -146,7 +145,12 @@ class EpisodeStore:
             chosen = requested
         if collection is None:
             embedder = chosen or resolve_embedder(None, self._model_dir)
-            metadata = {"embedder": embedder.name, "embedder_dim": embedder.dim, "schema_version": SCHEMA_VERSION}
+            metadata = {
+                "embedder": embedder.name,
+                "embedder_dim": embedder.dim,
+                "schema_version": SCHEMA_VERSION,
+                "layout": LAYOUT,
+            }
             with self._wrap("create the collection"):
                 # get_or_create: another client of the same server may have created it since we looked.
                 collection = self._client.get_or_create_collection(
@@ -167,10 +171,40 @@ class EpisodeStore:
         if (chosen.name, chosen.dim) != (recorded, dim):
             raise EmbedderMismatchError(
                 f"namespace {self.namespace!r} at {self.location} was built with embedder {recorded} (dim {dim}) but "
-                f"{chosen.name} (dim {chosen.dim}) was asked for: use embedder {recorded!r} (or leave it unset) "
+                f"{chosen.name} (dim {chosen.dim}) was asked for: use embedder {recorded!r} (or leave it unset), "
+                f"move the namespace with `webcoach memory reembed --to {chosen.name}`, "
                 "or pick a new namespace (--namespace / WEBCOACH_NAMESPACE)"
             )
+        if meta.get("layout") != LAYOUT:
+            self._relayout(collection, meta)
         return collection, chosen
+
+    def _relayout(self, collection: Collection, meta: dict[str, Any]) -> None:
+        """Rewrite layout-1 records (whole JSON in metadata) to layout 2 (records.py), once, when their collection opens.
+        A record that cannot be read is left as it is: reading it later says what is wrong and how to remove it."""
+        offset = 0
+        while True:
+            with self._wrap("read episodes"):
+                page = collection.get(limit=BATCH, offset=offset, include=["metadatas"])
+            if not page["ids"]:
+                break
+            offset += len(page["ids"])
+            ids: list[str] = []
+            metadatas: list[Metadata] = []
+            for record_id, old in zip(page["ids"], page["metadatas"] or [], strict=True):
+                if BODY_KEY in old:
+                    continue
+                try:
+                    episode = decode(record_id, dict(old), what=f"episode {record_id}")
+                except StoreError:
+                    continue
+                ids.append(record_id)
+                metadatas.append({**encode(episode), "episode": None, "domain": None, "schema_version": None})  # type: ignore[dict-item]
+            if ids:
+                with self._wrap("rewrite episodes"):
+                    collection.update(ids=ids, metadatas=metadatas)
+        with self._wrap("record the layout"):
+            collection.modify(metadata={**meta, "layout": LAYOUT})
 
     def _recorded_embedder(self, recorded: str) -> Embedder:
         if recorded not in (HASHING_NAME, MINILM_NAME):
@@ -203,34 +237,8 @@ class EpisodeStore:
 
     # -- records ---------------------------------------------------------------------------------------------------
 
-    def _metadata(self, episode: Episode) -> Metadata:
-        current = (
-            episode if episode.schema_version == SCHEMA_VERSION else episode.model_copy(update={"schema_version": SCHEMA_VERSION})
-        )
-        return {
-            "episode": current.model_dump_json(),
-            "domain": episode.domain or "",
-            "outcome": episode.outcome.value,
-            "created_at": episode.created_at.timestamp(),
-            "schema_version": SCHEMA_VERSION,
-            "helped": episode.helped,
-            "hurt": episode.hurt,
-        }
-
     def _episode(self, record_id: str, meta: dict[str, Any]) -> Episode:
-        what = f"episode {record_id} in namespace {self.namespace!r}"
-        try:
-            data = json.loads(str(meta["episode"]))
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-            data = upgrade(data, what=what)
-            # The counters are updated in place by record_outcome: the metadata fields are the truth.
-            data["helped"], data["hurt"] = int(meta.get("helped", 0)), int(meta.get("hurt", 0))
-            return Episode.model_validate(data)
-        except StoreError:
-            raise
-        except (KeyError, ValueError, ValidationError) as exc:
-            raise StoreError(f"{what} is unreadable ({why(exc)}): remove it with forget({record_id!r})") from exc
+        return decode(record_id, meta, what=f"episode {record_id} in namespace {self.namespace!r}")
 
     def _existing(self, ids: Sequence[str]) -> set[str]:
         with self._wrap("look up ids"):
@@ -249,12 +257,8 @@ class EpisodeStore:
                 return 0
             embeddings = np.asarray(self.embedder.embed([e.embedding_text() for e in fresh]), dtype=np.float32)
             with self._wrap("add episodes"):
-                self._col.add(
-                    ids=[e.id for e in fresh],
-                    embeddings=embeddings,
-                    documents=[e.embedding_text() for e in fresh],
-                    metadatas=[self._metadata(e) for e in fresh],
-                )
+                # No documents: Chroma would index them for full-text search, which nothing here uses.
+                self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=[encode(e) for e in fresh])
             return len(fresh)
 
         for episode in episodes:
@@ -308,12 +312,16 @@ class EpisodeStore:
             found = self._col.get(ids=unique, include=["metadatas"])
         updated_ids: list[str] = []
         metadatas: list[Metadata] = []
+        key = "helped" if success else "hurt"
         for record_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
-            episode = self._episode(record_id, dict(meta))
-            key = "helped" if success else "hurt"
-            bumped = episode.model_copy(update={key: getattr(episode, key) + 1})
             updated_ids.append(record_id)
-            metadatas.append(self._metadata(bumped))
+            if BODY_KEY in meta:  # the counters live beside the body: bump them alone
+                fields = rank_fields(dict(meta))
+                metadatas.append({key: (fields.helped if success else fields.hurt) + 1})
+            else:
+                episode = self._episode(record_id, dict(meta))
+                bumped = episode.model_copy(update={key: getattr(episode, key) + 1})
+                metadatas.append({**encode(bumped), "episode": None, "domain": None, "schema_version": None})  # type: ignore[dict-item]
         if updated_ids:
             with self._wrap("update episodes"):
                 self._col.update(ids=updated_ids, metadatas=metadatas)
@@ -330,24 +338,44 @@ class EpisodeStore:
         weights: RetrievalWeights | None = None,
         now: datetime | None = None,
     ) -> list[Hit]:
-        """The k episodes most worth showing for `task` (on the page at `url`), best first: the `weights.overfetch`
-        nearest by embedding, re-ranked by similarity, recency, usefulness and same site (coach/ranking.py)."""
+        """The k episodes most worth showing for `task` (on the page at `url`), best first. With a URL, the site's own
+        episodes come first whenever memory holds any; within each group the `weights.overfetch` nearest by embedding
+        are re-ranked by similarity, recency and usefulness (memory/ranking.py). Only the k returned are decoded."""
         if k < 1:
             return []
         w = weights or RetrievalWeights()
         query = np.asarray(self.embedder.embed([query_text(task, url)]), dtype=np.float32)
-        with self._wrap("search"):
-            result = self._col.query(
-                query_embeddings=query,
-                n_results=max(w.overfetch, k),
-                include=["metadatas", "distances"],
+        n = max(w.overfetch, k)
+        found = self._nearest(query, n)
+        site = site_key(url)
+        if site is not None and sum(rank_fields(meta).site == site for meta, _ in found.values()) < k:
+            # The approximate global index can miss a site's few episodes among many others (an isolated site at 100k):
+            # ask for the site's own. Cheap exactly then: a site with few episodes is a short filtered scan.
+            found.update(self._nearest(query, n, where=cast(Where, {"site": site})))
+        ranked = order(
+            ((i, rank_fields(meta), sim) for i, (meta, sim) in sorted(found.items())), url=url, now=now, weights=w, k=k
+        )
+        return [
+            Hit(
+                episode=self._episode(s.item, found[s.item][0]),
+                score=s.score,
+                similarity=s.similarity,
+                recency=s.recency,
+                usefulness=s.usefulness,
+                same_site=s.same_site,
             )
+            for s in ranked
+        ]
+
+    def _nearest(self, query: np.ndarray, n: int, where: Where | None = None) -> dict[str, tuple[dict[str, Any], float]]:
+        """id -> (metadata, similarity) of the n nearest records (matching `where`)."""
+        with self._wrap("search"):
+            result = self._col.query(query_embeddings=query, n_results=n, where=where, include=["metadatas", "distances"])
         ids = result["ids"][0]
         metas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
         # Chroma's cosine distance is 1 - cosine similarity.
-        candidates = [(self._episode(i, dict(m)), 1.0 - float(d)) for i, m, d in zip(ids, metas, distances, strict=True)]
-        return rank(candidates, url=url, now=now, weights=w, k=k)
+        return {i: (dict(m), 1.0 - float(d)) for i, m, d in zip(ids, metas, distances, strict=True)}
 
     def _scan(self, include: Include, where: Where | None = None) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
         """Every record (matching `where`), in pages: one get() of 100k records exceeds SQLite's variable limit."""
@@ -407,8 +435,9 @@ class EpisodeStore:
         for _ids, metas in self._scan(["metadatas"]):
             for m in metas:
                 outcomes[str(m.get("outcome", "unknown"))] += 1
-                if m.get("domain"):
-                    domains[str(m["domain"])] += 1
+                site = rank_fields(m).site
+                if site:
+                    domains[site] += 1
         return StoreStats(
             count=sum(outcomes.values()),
             by_outcome=dict(sorted(outcomes.items())),
@@ -456,18 +485,3 @@ class EpisodeStore:
 
     def __repr__(self) -> str:
         return f"EpisodeStore(namespace={self.namespace!r}, location={self.location!r}, embedder={self.embedder.name!r})"
-
-
-def download_default_model() -> Path:
-    """Fetch all-MiniLM-L6-v2 (ONNX) into Chroma's cache with Chroma's own downloader; returns the folder. Needs internet."""
-    from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2
-
-    folder = Path(ONNXMiniLM_L6_V2.DOWNLOAD_PATH) / ONNXMiniLM_L6_V2.EXTRACTED_FOLDER_NAME
-    try:
-        ONNXMiniLM_L6_V2()._download_model_if_not_exists()
-    except (httpx.HTTPError, OSError, ValueError, tarfile.TarError) as exc:
-        raise ConfigError(
-            f"cannot download {MINILM_NAME} from {ONNXMiniLM_L6_V2.MODEL_DOWNLOAD_URL}: {_one_line(exc)}; without internet, "
-            f"copy a folder holding model.onnx and tokenizer.json from another machine and set {ENV_EMBED_MODEL_DIR} to it"
-        ) from exc
-    return folder

@@ -28,8 +28,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     """Every test gets its own WEBCOACH_HOME and may not reach a real LLM."""
     monkeypatch.setenv("WEBCOACH_HOME", str(tmp_path / "webcoach-home"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    for key in ("WEBCOACH_NAMESPACE", "WEBCOACH_EMBEDDER", "WEBCOACH_EMBED_MODEL_DIR"):
+    for key in ("WEBCOACH_NAMESPACE", "WEBCOACH_EMBEDDER", "WEBCOACH_EMBED_MODEL_DIR", "WEBCOACH_EMBED_MODEL_URL"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("WEBCOACH_EMBED_DOWNLOAD", "0")  # no test reaches the internet; download tests turn it back on
     monkeypatch.setattr(llm, "ALLOW_MODEL_REQUESTS", False)
     yield
 
