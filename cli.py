@@ -170,23 +170,36 @@ def ingest(
 ) -> None:
     """Condense run logs into episodes and store them. Re-ingesting the same log is a no-op."""
     from webcoach.condenser.playwright_mcp import expand_folders
-    from webcoach.memory.ingest import check_outcome, ingest_files
+    from webcoach.memory.ingest import IngestResult, check_outcome, ingest_files
 
     with one_line_errors():
         check_outcome(outcome)
     sources = expand_folders(sources)  # a Playwright MCP output folder stands for each trace in it
+    stored: list[IngestResult] = []  # reported as each batch is written: what an interrupt leaves stored
+
+    def done(result: IngestResult) -> None:
+        stored.append(result)
+        bar.advance(job)
+
     with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store, progress_bar(disable=as_json) as bar:
         job = bar.add_task("ingesting", total=len(sources))
-        results = ingest_files(
-            store,
-            sources,
-            task=task,
-            outcome=outcome,
-            llm=llm,
-            secrets=secret or (),
-            on_file=lambda path: bar.update(job, description=f"ingesting {path.name}"),
-            on_done=lambda _: bar.advance(job),
-        )
+        try:
+            results = ingest_files(
+                store,
+                sources,
+                task=task,
+                outcome=outcome,
+                llm=llm,
+                secrets=secret or (),
+                on_file=lambda path: bar.update(job, description=f"ingesting {path.name}"),
+                on_done=done,
+            )
+        except KeyboardInterrupt:
+            added = sum(r.status == "added" for r in stored)
+            err.print(
+                f"interrupted: {added} added and stored, {len(sources) - len(stored)} files not ingested (run again for them)"
+            )
+            raise typer.Exit(130) from None
     failed = [r for r in results if r.status == "error"]
     if as_json:
         print_json([r.as_dict() for r in results])

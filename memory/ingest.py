@@ -1,4 +1,9 @@
-"""Ingest: condense run logs and store them, one file at a time, going on past bad files.
+"""Ingest: condense run logs and store them in batches, going on past bad files.
+
+Episodes are written BATCH at a time (one existence query and one Chroma write per batch, not per file); a file is
+reported only once its batch is stored, so a crash or Ctrl-C loses nothing that was reported stored (on Ctrl-C the
+episodes already condensed are written before the interrupt goes on). Rule-based condensing takes ~2 ms a file, less
+than a worker process costs to start, so it runs in line; LLM condensing waits on the network and runs in threads.
 
 The CLI's `webcoach ingest` is a progress bar over `ingest_files`; anything else that turns files into stored episodes
 (the MCP server's `record_run`, scripts) calls it too, so every way in reports the same statuses.
@@ -6,16 +11,20 @@ The CLI's `webcoach ingest` is a progress bar over `ingest_files`; anything else
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from webcoach.condenser.condense import condense
+from webcoach.condenser.episode import Episode
 from webcoach.errors import ConfigError, WebcoachError
 from webcoach.memory.store import EpisodeStore
 
 Status = Literal["added", "duplicate", "error"]
+BATCH = 100  # files per store write: big enough to amortise Chroma's per-write cost, small enough for a live bar
+LLM_WORKERS = 4  # LLM condensing is network-bound: this many calls in flight
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,30 +56,76 @@ def ingest_files(
     secrets: Sequence[str] = (),
     on_file: Callable[[Path], None] | None = None,
     on_done: Callable[[IngestResult], None] | None = None,
+    batch: int = BATCH,
 ) -> list[IngestResult]:
-    """Condense and store each file. A file that cannot be read becomes an "error" result and the rest go on; what was
-    stored before it stays stored. `outcome` is the user's own verdict and labels every episode as the human's."""
+    """Condense and store each file; results come back (and go to `on_done`) in file order, each once its batch is
+    stored. A file that cannot be read becomes an "error" result and the rest go on; what was stored stays stored.
+    `outcome` is the user's own verdict and labels every episode as the human's."""
     check_outcome(outcome)
     results: list[IngestResult] = []
-    for path in paths:
-        if on_file is not None:
-            on_file(path)
+    pending: list[tuple[Path, Episode | WebcoachError]] = []
+
+    def flush() -> None:
+        episodes = [e for _, e in pending if isinstance(e, Episode)]
         try:
-            episode = condense(
-                path, task=task, llm=llm, outcome=outcome, outcome_by="human" if outcome else None, secrets=secrets
-            )
-            is_new = not store.contains(episode.id)
-            store.add(episode)
-            result = IngestResult(
-                file=str(path),
-                status="added" if is_new else "duplicate",
-                id=episode.id,
-                outcome=episode.outcome.value,
-                condenser=episode.condenser,
-            )
+            fresh = store.add_batch(episodes)
+            failure: WebcoachError | None = None
+        except WebcoachError as exc:  # the store refused this batch: say so for its files and go on
+            fresh, failure = set(), exc
+        for path, item in pending:
+            if isinstance(item, WebcoachError) or failure is not None:
+                result = IngestResult(file=str(path), status="error", error=str(item if failure is None else failure))
+            else:
+                # Within one batch the same log twice is added once: the first is "added", the rest duplicates.
+                status: Status = "added" if item.id in fresh else "duplicate"
+                fresh.discard(item.id)
+                result = IngestResult(
+                    file=str(path), status=status, id=item.id, outcome=item.outcome.value, condenser=item.condenser
+                )
+            results.append(result)
+            if on_done is not None:
+                on_done(result)
+        pending.clear()
+
+    def one(path: Path) -> Episode | WebcoachError:
+        try:
+            return condense(path, task=task, llm=llm, outcome=outcome, outcome_by="human" if outcome else None, secrets=secrets)
         except WebcoachError as exc:  # one bad file must not stop (or undo) the others
-            result = IngestResult(file=str(path), status="error", error=str(exc))
-        results.append(result)
-        if on_done is not None:
-            on_done(result)
+            return exc
+
+    try:
+        for path, item in _condensed(paths, one, threads=LLM_WORKERS if llm else 0, on_file=on_file):
+            pending.append((path, item))
+            if len(pending) >= batch:
+                flush()
+    finally:
+        # Normal end, Ctrl-C or a crash in condensing: what was condensed is stored (and reported) before we leave.
+        if pending:
+            flush()
     return results
+
+
+def _condensed(
+    paths: Iterable[Path],
+    one: Callable[[Path], Episode | WebcoachError],
+    *,
+    threads: int,
+    on_file: Callable[[Path], None] | None,
+) -> Iterator[tuple[Path, Episode | WebcoachError]]:
+    if threads <= 1:
+        for path in paths:
+            if on_file is not None:
+                on_file(path)
+            yield path, one(path)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webcoach-ingest") as pool:
+        window: list[tuple[Path, object]] = []
+        for path in paths:
+            if on_file is not None:
+                on_file(path)
+            window.append((path, pool.submit(one, path)))
+            if len(window) >= threads * 2:
+                done_path, future = window.pop(0)
+                yield done_path, future.result()  # type: ignore[attr-defined]
+        for done_path, future in window:
+            yield done_path, future.result()  # type: ignore[attr-defined]

@@ -244,22 +244,23 @@ class EpisodeStore:
         with self._wrap("look up ids"):
             return set(self._col.get(ids=list(ids), include=[])["ids"])
 
-    def _add(self, episodes: Iterable[Episode]) -> tuple[list[str], int]:
+    def _add(self, episodes: Iterable[Episode]) -> tuple[list[str], set[str]]:
+        """(ids in order, ids newly stored): one existence query and one write per BATCH episodes."""
         ids: list[str] = []
-        added = 0
+        added: set[str] = set()
         batch: dict[str, Episode] = {}
 
-        def flush() -> int:
+        def flush() -> set[str]:
             stored = self._existing(list(batch))
-            fresh = [e for i, e in batch.items() if i not in stored]
+            fresh = [e for i, e in batch.items() if i not in stored and i not in added]
             batch.clear()
             if not fresh:
-                return 0
+                return set()
             embeddings = np.asarray(self.embedder.embed([e.embedding_text() for e in fresh]), dtype=np.float32)
             with self._wrap("add episodes"):
                 # No documents: Chroma would index them for full-text search, which nothing here uses.
                 self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=[encode(e) for e in fresh])
-            return len(fresh)
+            return {e.id for e in fresh}
 
         for episode in episodes:
             if not isinstance(episode, Episode):
@@ -267,14 +268,18 @@ class EpisodeStore:
             ids.append(episode.id)
             batch.setdefault(episode.id, episode)  # the first of duplicate ids wins, as a re-add would
             if len(batch) >= BATCH:
-                added += flush()
+                added |= flush()
         if batch:
-            added += flush()
+            added |= flush()
         return ids, added
 
     def add(self, episode: Episode) -> str:
         """Store an episode; returns its id. Adding an id already stored changes nothing."""
         return self._add([episode])[0][0]
+
+    def add_batch(self, episodes: Sequence[Episode]) -> set[str]:
+        """Store episodes with one existence query and one write per 500; returns the ids that were not stored before."""
+        return self._add(episodes)[1]
 
     def add_many(self, episodes: Iterable[Episode]) -> list[str]:
         """Store episodes in batches of 500; returns their ids in order (ids already stored are left as they are)."""
@@ -460,7 +465,7 @@ class EpisodeStore:
         first: one bad line and nothing is added."""
         episodes = read_jsonl(path)
         _, added = self._add(episodes)
-        return added, len(episodes) - added
+        return len(added), len(episodes) - len(added)
 
     # -- lifetime --------------------------------------------------------------------------------------------------
 
