@@ -634,6 +634,21 @@ def memory_import(
     out.print(f"imported {added} episodes, skipped {skipped} already stored")
 
 
+@memory_app.command("reembed")
+def memory_reembed(
+    to: Annotated[str, typer.Option("--to", help="The embedder to move the namespace to: minilm or hashing.")],
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+) -> None:
+    """Embed every episode of the namespace again with another embedder (the namespace then uses that one)."""
+    with one_line_errors(), open_store(home, namespace, chroma_url) as store, progress_bar() as bar:
+        job = bar.add_task(f"re-embedding with {to}", total=store.count())
+        moved = store.reembed(to, on_progress=lambda done, _total: bar.update(job, completed=done))
+        name = store.embedder.name
+    out.print(f"re-embedded {moved} episodes with {name}")
+
+
 @memory_app.command("setup-embedder")
 def memory_setup_embedder() -> None:
     """Download the all-MiniLM-L6-v2 ONNX model (needs internet) so searches use real sentence embeddings."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +40,7 @@ from webcoach.settings import ENV_CHROMA_URL, resolve
 
 __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
 
+REEMBED_SUFFIX = "--reembed"  # the collection a reembed fills before it takes the namespace's name
 BATCH = 500  # records per Chroma add/get: large enough to amortise, small enough to stay under Chroma's max batch
 _CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError)
 
@@ -131,13 +132,24 @@ class EpisodeStore:
                 f"`chroma run --path DIR --host 127.0.0.1 --port {parts.port or 8000}` or unset {ENV_CHROMA_URL}"
             ) from exc
 
-    def _open_collection(self, requested: str | Embedder | None) -> tuple[Collection, Embedder]:
-        name = f"webcoach-{self.namespace}"
+    def _get_collection(self, name: str) -> Collection | None:
         with self._wrap("open the collection"):
             try:
-                collection: Collection | None = self._client.get_collection(name, embedding_function=None)
+                return self._client.get_collection(name, embedding_function=None)
             except NotFoundError:
-                collection = None
+                return None
+
+    def _open_collection(self, requested: str | Embedder | None) -> tuple[Collection, Embedder]:
+        name = f"webcoach-{self.namespace}"
+        collection = self._get_collection(name)
+        moved = self._get_collection(name + REEMBED_SUFFIX)
+        if moved is not None:  # a reembed stopped part-way: finish it when its copy was complete, else drop the copy
+            with self._wrap("finish an interrupted reembed"):
+                if collection is None and (moved.metadata or {}).get("complete"):
+                    moved.modify(name=name)
+                    collection = moved
+                else:
+                    self._client.delete_collection(name + REEMBED_SUFFIX)
         chosen: Embedder | None = None
         if isinstance(requested, str):
             chosen = resolve_embedder(requested, self._model_dir)
@@ -332,6 +344,35 @@ class EpisodeStore:
                 self._col.update(ids=updated_ids, metadatas=metadatas)
         return len(updated_ids)
 
+    def reembed(self, embedder: str | Embedder, on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Move this namespace to another embedder: every episode is embedded again into a new collection, which then
+        takes the namespace's name (an interrupted move is finished or undone when the store next opens). Returns how
+        many episodes were moved; `on_progress(done, total)` follows along."""
+        target = resolve_embedder(embedder, self._model_dir) if isinstance(embedder, str) else embedder
+        name = f"webcoach-{self.namespace}"
+        meta = {**dict(self._col.metadata or {}), "embedder": target.name, "embedder_dim": target.dim, "layout": LAYOUT}
+        total, done = self.count(), 0
+        with self._wrap("create the new collection"):
+            if self._get_collection(name + REEMBED_SUFFIX) is not None:
+                self._client.delete_collection(name + REEMBED_SUFFIX)
+            copy = self._client.create_collection(
+                name + REEMBED_SUFFIX, embedding_function=None, metadata=meta, configuration={"hnsw": {"space": "cosine"}}
+            )
+        for ids, metas in self._scan(["metadatas"], page=BATCH):
+            episodes = [self._episode(i, m) for i, m in zip(ids, metas, strict=True)]
+            vectors = np.asarray(target.embed([e.embedding_text() for e in episodes]), dtype=np.float32)
+            with self._wrap("copy episodes"):
+                copy.add(ids=ids, embeddings=vectors, metadatas=[encode(e) for e in episodes])
+            done += len(ids)
+            if on_progress is not None:
+                on_progress(done, total)
+        with self._wrap("switch collections"):
+            copy.modify(metadata={**meta, "complete": True})
+            self._client.delete_collection(name)
+            copy.modify(name=name)
+        self._collection, self.embedder = copy, target
+        return done
+
     # -- retrieval -------------------------------------------------------------------------------------------------
 
     def search(
@@ -382,16 +423,18 @@ class EpisodeStore:
         # Chroma's cosine distance is 1 - cosine similarity.
         return {i: (dict(m), 1.0 - float(d)) for i, m, d in zip(ids, metas, distances, strict=True)}
 
-    def _scan(self, include: Include, where: Where | None = None) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    def _scan(
+        self, include: Include, where: Where | None = None, page: int = 5000
+    ) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
         """Every record (matching `where`), in pages: one get() of 100k records exceeds SQLite's variable limit."""
         offset = 0
         while True:
             with self._wrap("read episodes"):
-                page = self._col.get(where=where, limit=5000, offset=offset, include=include)
-            ids = page["ids"]
+                found = self._col.get(where=where, limit=page, offset=offset, include=include)
+            ids = found["ids"]
             if not ids:
                 return
-            yield ids, [dict(m) for m in (page["metadatas"] or [{}] * len(ids))]
+            yield ids, [dict(m) for m in (found["metadatas"] or [{}] * len(ids))]
             offset += len(ids)
 
     def _sorted_ids(self, where: Where | None = None) -> list[tuple[float, str]]:

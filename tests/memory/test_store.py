@@ -583,3 +583,19 @@ def test_records_hold_a_compressed_body_and_ranking_fields_only(db: EpisodeStore
     assert len(str(meta["body"])) < len(episode.model_dump_json()) / 2
     db.record_outcome([episode.id], success=False)
     assert db.get(episode.id) == episode.model_copy(update={"hurt": 1})
+
+
+def test_reembed_moves_a_namespace_to_another_embedder(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    episodes = [make_episode(t) for t in TASKS]
+    with open_store(path) as store:
+        store.add_many(episodes)
+        store.record_outcome([episodes[0].id], success=True)
+        seen: list[tuple[int, int]] = []
+        assert store.reembed(HashingEmbedder(dim=128), on_progress=lambda d, t: seen.append((d, t))) == 5
+        assert seen[-1] == (5, 5) and store.embedder.dim == 128
+        assert store.search(TASKS[2], k=1, now=NOW)[0].episode == episodes[2]
+    with EpisodeStore(path, embedder=HashingEmbedder(dim=128)) as store:  # the namespace now records the new embedder
+        assert store.count() == 5 and store.get(episodes[0].id).helped == 1
+    with pytest.raises(EmbedderMismatchError, match="memory reembed"):
+        open_store(path)
