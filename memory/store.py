@@ -394,9 +394,10 @@ class EpisodeStore:
         n = max(w.overfetch, k)
         found = self._nearest(query, n)
         site = site_key(url)
-        if site is not None and sum(rank_fields(meta).site == site for meta, _ in found.values()) < k:
+        if site is not None and not any(rank_fields(meta).site == site for meta, _ in found.values()):
             # The approximate global index can miss a site's few episodes among many others (an isolated site at 100k):
-            # ask for the site's own. Cheap exactly then: a site with few episodes is a short filtered scan.
+            # none of the nearest is from this site, so ask for the site's own. A filtered query is cheap exactly then
+            # (a site with few episodes, or none); a site with many shows up among the nearest and costs nothing more.
             found.update(self._nearest(query, n, where=cast(Where, {"site": site})))
         ranked = order(
             ((i, rank_fields(meta), sim) for i, (meta, sim) in sorted(found.items())), url=url, now=now, weights=w, k=k
