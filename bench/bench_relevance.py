@@ -36,7 +36,8 @@ def episode(task: str, url: str, salt: str) -> Episode:
 
 
 def webvoyager(tasks: list[dict[str, str]], embedder: str, tmp: Path) -> tuple[float, float, float]:
-    stored, queries = [], []
+    stored: list[dict[str, str]] = []
+    queries: list[dict[str, str]] = []
     by_site: dict[str, list[dict[str, str]]] = {}
     for t in tasks:
         by_site.setdefault(t["web_name"], []).append(t)
@@ -58,7 +59,8 @@ def webvoyager(tasks: list[dict[str, str]], embedder: str, tmp: Path) -> tuple[f
 
 def many_sites(tasks: list[dict[str, str]], embedder: str, tmp: Path, sites: int = 300) -> float:
     rng = random.Random(7)
-    stored, queries = [], []
+    stored: list[Episode] = []
+    queries: list[tuple[str, str]] = []
     for s in range(sites):
         url = f"https://www.site{s:03d}-{rng.choice(['shop', 'news', 'travel', 'docs', 'bank'])}.example/"
         picks = rng.sample(tasks, rng.randint(1, 5) + 1)
