@@ -35,12 +35,16 @@ from webcoach.memory.migrations import check_not_newer
 from webcoach.memory.model_fetch import download_default_model
 from webcoach.memory.ranking import Hit, RetrievalWeights, order, site_key
 from webcoach.memory.records import BODY_KEY, LAYOUT, decode, encode, rank_fields
+from webcoach.memory.site_cache import SiteCache
+from webcoach.memory.sites import SERVER_TTL_S, SiteCounts
 from webcoach.memory.transfer import export_jsonl, read_jsonl
 from webcoach.settings import ENV_CHROMA_URL, resolve
 
 __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
 
-REEMBED_SUFFIX = "--reembed"  # the collection a reembed fills before it takes the namespace's name
+# Side collections of a namespace; "." cannot occur in a namespace, so these never collide with one.
+REEMBED_SUFFIX = ".reembed"  # the collection a reembed fills before it takes the namespace's name
+SITES_SUFFIX = ".sites"  # episodes per site (sites.py)
 BATCH = 500  # records per Chroma add/get: large enough to amortise, small enough to stay under Chroma's max batch
 _CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError)
 
@@ -114,6 +118,9 @@ class EpisodeStore:
         try:
             requested: str | Embedder | None = embedder if not isinstance(embedder, str) else settings.embedder
             self._collection, self.embedder = self._open_collection(requested)
+            ttl_s = SERVER_TTL_S if server_url is not None else None  # other processes write to a server
+            self._sites = self._open_sites(ttl_s=ttl_s)
+            self._site_cache = SiteCache(self._load_site, ttl_s=ttl_s)
         except BaseException:
             self.close()
             raise
@@ -190,6 +197,23 @@ class EpisodeStore:
         if meta.get("layout") != LAYOUT:
             self._relayout(collection, meta)
         return collection, chosen
+
+    def _open_sites(self, *, ttl_s: float | None) -> SiteCounts:
+        name = f"webcoach-{self.namespace}{SITES_SUFFIX}"
+        existing = self._get_collection(name)
+        with self._wrap("open the site counts"):
+            sites = SiteCounts(existing or self._client.get_or_create_collection(name, embedding_function=None), ttl_s=ttl_s)
+            if existing is None and self.count():  # a namespace from before site counts: count once
+                sites.rebuild(str(rank_fields(m).site or "") for _, metas in self._scan(["metadatas"]) for m in metas)
+        return sites
+
+    def _load_site(self, site: str, limit: int) -> tuple[list[str], Any, list[dict[str, Any]]] | None:
+        with self._wrap("read a site's episodes"):
+            found = self._col.get(where=cast(Where, {"site": site}), limit=limit + 1, include=["embeddings", "metadatas"])
+        if len(found["ids"]) > limit:
+            return None
+        metas = [dict(m) for m in (found["metadatas"] or [])]
+        return found["ids"], found["embeddings"] if found["embeddings"] is not None else [], metas
 
     def _relayout(self, collection: Collection, meta: dict[str, Any]) -> None:
         """Rewrite layout-1 records (whole JSON in metadata) to layout 2 (records.py), once, when their collection opens.
@@ -271,7 +295,10 @@ class EpisodeStore:
             embeddings = np.asarray(self.embedder.embed([e.embedding_text() for e in fresh]), dtype=np.float32)
             with self._wrap("add episodes"):
                 # No documents: Chroma would index them for full-text search, which nothing here uses.
-                self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=[encode(e) for e in fresh])
+                metadatas = [encode(e) for e in fresh]
+                self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=metadatas)  # type: ignore[arg-type]
+                self._sites.change(Counter(str(m["site"]) for m in metadatas))
+                self._site_cache.added([e.id for e in fresh], embeddings, metadatas)
             return {e.id for e in fresh}
 
         for episode in episodes:
@@ -313,10 +340,16 @@ class EpisodeStore:
 
     def forget(self, episode_id: str) -> bool:
         """Delete an episode; False when there was none with that id."""
-        if not self._existing([episode_id]):
+        with self._wrap("read an episode"):
+            found = self._col.get(ids=[episode_id], include=["metadatas"])
+        if not found["ids"]:
             return False
         with self._wrap("delete an episode"):
             self._col.delete(ids=[episode_id])
+            site = rank_fields(dict((found["metadatas"] or [{}])[0])).site
+            if site:
+                self._sites.change({site: -1})
+            self._site_cache.removed(episode_id)
         return True
 
     def record_outcome(self, ids: Iterable[str], success: bool) -> int:
@@ -342,6 +375,8 @@ class EpisodeStore:
         if updated_ids:
             with self._wrap("update episodes"):
                 self._col.update(ids=updated_ids, metadatas=metadatas)
+            for record_id, changes in zip(updated_ids, metadatas, strict=True):
+                self._site_cache.updated(record_id, {k: v for k, v in changes.items() if v is not None})
         return len(updated_ids)
 
     def reembed(self, embedder: str | Embedder, on_progress: Callable[[int, int], None] | None = None) -> int:
@@ -371,6 +406,7 @@ class EpisodeStore:
             self._client.delete_collection(name)
             copy.modify(name=name)
         self._collection, self.embedder = copy, target
+        self._site_cache.clear()
         return done
 
     # -- retrieval -------------------------------------------------------------------------------------------------
@@ -392,13 +428,16 @@ class EpisodeStore:
         w = weights or RetrievalWeights()
         query = np.asarray(self.embedder.embed([query_text(task, url)]), dtype=np.float32)
         n = max(w.overfetch, k)
-        found = self._nearest(query, n)
         site = site_key(url)
-        if site is not None and not any(rank_fields(meta).site == site for meta, _ in found.values()):
-            # The approximate global index can miss a site's few episodes among many others (an isolated site at 100k):
-            # none of the nearest is from this site, so ask for the site's own. A filtered query is cheap exactly then
-            # (a site with few episodes, or none); a site with many shows up among the nearest and costs nothing more.
-            found.update(self._nearest(query, n, where=cast(Where, {"site": site})))
+        held = self._sites.count(site) if site is not None else 0
+        found: dict[str, tuple[dict[str, Any], float]] = {}
+        if site is not None and held:
+            # The site's own, searched exactly (site_cache.py): Chroma's approximate global index loses a site's few
+            # episodes among many others (an isolated site at 100k). A site too big to hold gets a filtered query.
+            own = self._site_cache.nearest(site, query, n)
+            found.update(own if own is not None else self._nearest(query, n, where=cast(Where, {"site": site})))
+        if held < k:  # too few of the site's own to fill k (or no URL): the nearest of all sites, ranked after them
+            found.update(self._nearest(query, n))
         ranked = order(
             ((i, rank_fields(meta), sim) for i, (meta, sim) in sorted(found.items())), url=url, now=now, weights=w, k=k
         )

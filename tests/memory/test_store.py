@@ -599,3 +599,48 @@ def test_reembed_moves_a_namespace_to_another_embedder(tmp_path: Path) -> None:
         assert store.count() == 5 and store.get(episodes[0].id).helped == 1
     with pytest.raises(EmbedderMismatchError, match="memory reembed"):
         open_store(path)
+
+
+class QueryCountingStore(EpisodeStore):
+    """A real store that counts the Chroma queries a search makes and the times it reads a site's episodes."""
+
+    queries = 0
+    loads = 0
+
+    def _nearest(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).queries += 1
+        return super()._nearest(*args, **kwargs)
+
+    def _load_site(self, *args: Any, **kwargs: Any) -> Any:
+        type(self).loads += 1
+        return super()._load_site(*args, **kwargs)
+
+
+def test_a_sites_own_episodes_are_read_once_then_searched_in_memory(tmp_path: Path) -> None:
+    task = "Find the cheapest science fiction paperback"
+    crowd = [make_episode(task, url=f"https://shop{i}.example.net/", salt=str(i)) for i in range(40)]
+    lonely = make_episode("Download last month's invoice as PDF", url="https://billing.lonely.org/login")
+    big = [make_episode(f"{t} ({i})", url="https://www.bigshop.org/", salt=str(i)) for i, t in enumerate(TASKS * 2)]
+    with QueryCountingStore(tmp_path / "chroma", embedder="hashing") as store:
+        store.add_many([*crowd, lonely, *big])
+
+        def costs(url: str, k: int = 3) -> tuple[int, int, list[Hit]]:
+            before = (QueryCountingStore.queries, QueryCountingStore.loads)
+            hits = store.search(task, url=url, k=k, now=NOW)
+            return QueryCountingStore.queries - before[0], QueryCountingStore.loads - before[1], hits
+
+        assert costs("https://never-seen.test/")[:2] == (1, 0)  # a site memory has not seen: the nearest only
+        queries, loads, hits = costs("https://lonely.org/")
+        assert (queries, loads, hits[0].episode.id) == (1, 1, lonely.id)  # 1 of its own < k: the nearest fill the rest
+        assert costs("https://lonely.org/")[:2] == (1, 0)  # read once
+        queries, loads, hits = costs("https://bigshop.org/", k=5)
+        assert (queries, loads) == (0, 1) and all(h.same_site for h in hits)  # k of its own: no global query at all
+        added = make_episode(task, url="https://bigshop.org/", salt="new")
+        store.add(added)
+        store.record_outcome([added.id], success=True)
+        queries, loads, hits = costs("https://bigshop.org/", k=5)
+        assert (queries, loads) == (0, 0) and hits[0].episode == added.model_copy(update={"helped": 1})
+        assert store.forget(lonely.id) and costs("https://lonely.org/")[:2] == (1, 0)
+    with QueryCountingStore(tmp_path / "chroma", embedder="hashing") as store:  # counts persist with the namespace
+        store.add(lonely)
+        assert store.search(task, url="https://lonely.org/", k=1, now=NOW)[0].episode.id == lonely.id
