@@ -8,8 +8,8 @@ A coach searches one site step after step, so nearly every search after the firs
 
 The store keeps entries in step with its own adds, forgets and counter updates. An embedded store has one process,
 so entries are exact; against a Chroma server entries are re-read after `ttl_s`. Sites with more than `max_site`
-episodes are not held (the store falls back to a filtered query), and at most `max_vectors` vectors are held in all,
-least recently searched sites dropped first."""
+episodes are not held (the store falls back to a filtered query), and at most `max_vectors` vectors are held in all
+(~75 MB), least recently searched sites dropped first."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ Neighbours = dict[str, tuple[dict[str, Any], float]]  # id -> (metadata, cosine 
 @dataclass
 class _Entry:
     ids: list[str]
-    vectors: np.ndarray  # (n, dim) float32, unit length
+    vectors: np.ndarray  # (n, dim) float16 (half the memory; similarities are computed in float32), unit length
     metas: list[dict[str, Any]]
     loaded_at: float = field(default_factory=time.monotonic)
 
@@ -38,8 +38,8 @@ class SiteCache:
         load: Callable[[str, int], tuple[list[str], Any, list[dict[str, Any]]] | None],
         *,
         ttl_s: float | None,
-        max_site: int = 5_000,
-        max_vectors: int = 50_000,
+        max_site: int = 20_000,
+        max_vectors: int = 100_000,  # ~75 MB at 384 dimensions
     ) -> None:
         """`load(site, limit)` returns (ids, vectors, metadatas) of the site's records, or None when it has more than
         `limit` (the store passes a Chroma `get` filtered on the site)."""
@@ -57,7 +57,7 @@ class SiteCache:
             return None
         if not entry.ids:
             return {}
-        sims = entry.vectors @ np.asarray(query, dtype=np.float32).reshape(-1)
+        sims = entry.vectors.astype(np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
         top = np.argsort(-sims)[:n] if len(sims) > n else range(len(sims))
         return {entry.ids[i]: (entry.metas[i], float(sims[i])) for i in top}
 
@@ -112,5 +112,5 @@ class SiteCache:
 
 
 def _matrix(vectors: Any) -> np.ndarray:
-    matrix = np.asarray(vectors, dtype=np.float32)
+    matrix = np.asarray(vectors, dtype=np.float16)
     return matrix.reshape(len(matrix), -1) if matrix.size else matrix.reshape(0, 0)
