@@ -74,7 +74,9 @@ def many_sites(tasks: list[dict[str, str]], embedder: str, tmp: Path, sites: int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=Path, default=SHARED / "data" / "webvoyager" / "WebVoyager_data.jsonl")
+    packaged = Path(__file__).resolve().parents[1] / "tasks" / "data" / "webvoyager" / "WebVoyager_data.jsonl"
+    default = packaged if packaged.is_file() else SHARED / "data" / "webvoyager" / "WebVoyager_data.jsonl"
+    parser.add_argument("--tasks", type=Path, default=default)
     parser.add_argument("--model-dir", type=Path, default=SHARED / "models" / "all-MiniLM-L6-v2" / "onnx")
     args = parser.parse_args()
     tasks = [json.loads(line) for line in args.tasks.read_text().splitlines() if line.strip()]

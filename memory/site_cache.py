@@ -49,6 +49,7 @@ class SiteCache:
         self._max_vectors = max_vectors
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._too_big: set[str] = set()
+        self._hot: tuple[_Entry, np.ndarray] | None = None
 
     def nearest(self, site: str, query: np.ndarray, n: int) -> Neighbours | None:
         """The site's n nearest records by exact cosine similarity, or None when the site is too big to hold."""
@@ -57,7 +58,11 @@ class SiteCache:
             return None
         if not entry.ids:
             return {}
-        sims = entry.vectors.astype(np.float32) @ np.asarray(query, dtype=np.float32).reshape(-1)
+        if self._hot is None or self._hot[0] is not entry:
+            # float32 for the site searched last only: a coach searches one site step after step, and converting
+            # 1,600 vectors per search would cost more than the search.
+            self._hot = (entry, entry.vectors.astype(np.float32))
+        sims = self._hot[1] @ np.asarray(query, dtype=np.float32).reshape(-1)
         top = np.argsort(-sims)[:n] if len(sims) > n else range(len(sims))
         return {entry.ids[i]: (entry.metas[i], float(sims[i])) for i in top}
 
@@ -85,6 +90,7 @@ class SiteCache:
 
     def added(self, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[dict[str, Any]]) -> None:
         """Records just stored: appended to the entries of their sites, where held."""
+        self._hot = None
         for row, (record_id, meta) in enumerate(zip(ids, metas, strict=True)):
             site = str(meta.get("site") or "")
             entry = self._entries.get(site)
@@ -100,6 +106,7 @@ class SiteCache:
                 entry.metas[entry.ids.index(record_id)].update(changes)
 
     def removed(self, record_id: str) -> None:
+        self._hot = None
         for entry in self._entries.values():
             if record_id in entry.ids:
                 i = entry.ids.index(record_id)
@@ -107,6 +114,7 @@ class SiteCache:
                 entry.vectors = np.delete(entry.vectors, i, axis=0)
 
     def clear(self) -> None:
+        self._hot = None
         self._entries.clear()
         self._too_big.clear()
 

@@ -3,7 +3,15 @@
 The only module that imports chromadb. Embedded (a PersistentClient directory, one process at a time, see lock.py) or
 a Chroma server (WEBCOACH_CHROMA_URL, any number of processes). Embeddings are always computed by webcoach and passed
 explicitly, so Chroma's own embedding function (which downloads a model) never runs. Errors from Chroma are re-raised
-as one-line StoreErrors."""
+as one-line StoreErrors.
+
+Search (same site first): the site's own episodes from site_cache.py (exact, in memory after one read per site), then,
+when they cannot fill k, Chroma's nearest of all sites; ranking on the stored fields (ranking.py) and decoding only the
+k returned (records.py). sites.py counts episodes per site so neither step runs when it cannot help.
+
+Why this module is over 400 lines: every call into chromadb lives here by rule (one module per external system), and
+the collection's life cycle (open, relayout, reembed, side collections) cannot move out without importing chromadb
+types elsewhere; what needs no chromadb (record layout, ranking, site counts and index, transfer) already lives apart."""
 
 from __future__ import annotations
 
