@@ -444,7 +444,8 @@ class EpisodeStore:
             # episodes among many others (an isolated site at 100k). A site too big to hold gets a filtered query.
             own = self._site_cache.nearest(site, query, n)
             found.update(own if own is not None else self._nearest(query, n, where=cast(Where, {"site": site})))
-        if held < k:  # too few of the site's own to fill k (or no URL): the nearest of all sites, ranked after them
+        if sum(sim >= w.min_similarity for _, sim in found.values()) < k:
+            # Too few of the site's own to fill k (or no URL): the nearest of all sites, ranked after them.
             found.update(self._nearest(query, n))
         ranked = order(
             ((i, rank_fields(meta), sim) for i, (meta, sim) in sorted(found.items())), url=url, now=now, weights=w, k=k

@@ -644,3 +644,12 @@ def test_a_sites_own_episodes_are_read_once_then_searched_in_memory(tmp_path: Pa
     with QueryCountingStore(tmp_path / "chroma", embedder="hashing") as store:  # counts persist with the namespace
         store.add(lonely)
         assert store.search(task, url="https://lonely.org/", k=1, now=NOW)[0].episode.id == lonely.id
+
+
+def test_a_sites_own_below_the_similarity_floor_leave_room_for_other_sites(db: EpisodeStore) -> None:
+    here = [make_episode(f"Change the delivery address ({i})", url=SHOP, salt=str(i)) for i in range(6)]
+    elsewhere = make_episode("Buy the paperback edition of Dune", url="https://books.example.org/")
+    db.add_many([*here, elsewhere])
+    floor = RetrievalWeights(min_similarity=0.5)
+    hits = db.search("Buy the paperback edition of Dune", url=SHOP, k=5, now=NOW, weights=floor)
+    assert [h.episode.id for h in hits] == [elsewhere.id]
