@@ -212,20 +212,21 @@ def resolve_embedder(
         why = _download_failed
     if name is not None:
         raise ConfigError(f"embedder {MINILM_NAME} was asked for but its files are not in {looked} ({why}): {SETUP_HINT}")
-    _warn_fallback(looked)
+    _warn_fallback(looked, why)
     return HashingEmbedder()
 
 
-def _warn_fallback(looked: str) -> None:
+def _warn_fallback(looked: str, why: str) -> None:
     global _fallback_warned
     if _fallback_warned:
         return
     _fallback_warned = True
     logger.warning(
-        "webcoach: embedding model %s not found (looked in %s); using the %s hashing embedder, so search quality is "
-        "reduced (it misses synonyms). To fix: %s",
+        "webcoach: embedding model %s not found (looked in %s; %s); using the %s hashing embedder, so search quality "
+        "is reduced (it misses synonyms). To fix: %s",
         MINILM_NAME,
         looked,
+        why.split("; without internet")[0],
         HASHING_NAME,
         SETUP_HINT,
     )
