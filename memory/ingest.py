@@ -1,6 +1,7 @@
 """Ingest: condense run logs and store them in batches, going on past bad files.
 
-Episodes are written BATCH at a time (one existence query and one Chroma write per batch, not per file); a file is
+Episodes are written BATCH at a time, or what was condensed every FLUSH_S seconds, whichever comes first (one
+existence query and one Chroma write per batch, not per file: a write costs ~0.1 s however small); a file is
 reported only once its batch is stored, so a crash or Ctrl-C loses nothing that was reported stored (on Ctrl-C the
 episodes already condensed are written before the interrupt goes on). Rule-based condensing takes ~2 ms a file, less
 than a worker process costs to start, so it runs in line; LLM condensing waits on the network and runs in threads.
@@ -12,6 +13,7 @@ The CLI's `webcoach ingest` is a progress bar over `ingest_files`; anything else
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +26,8 @@ from webcoach.errors import ConfigError, WebcoachError
 from webcoach.memory.store import EpisodeStore
 
 Status = Literal["added", "duplicate", "error"]
-BATCH = 100  # files per store write: big enough to amortise Chroma's per-write cost, small enough for a live bar
+BATCH = 500  # files per store write at most: Chroma's per-write cost is amortised, memory stays small
+FLUSH_S = 2.0  # ...and at least this often, so the progress bar and what is stored keep up with slow condensing
 LLM_WORKERS = 4  # LLM condensing is network-bound: this many calls in flight
 
 
@@ -58,6 +61,7 @@ def ingest_files(
     on_file: Callable[[Path], None] | None = None,
     on_done: Callable[[IngestResult], None] | None = None,
     batch: int = BATCH,
+    flush_s: float = FLUSH_S,
 ) -> list[IngestResult]:
     """Condense and store each file; results come back (and go to `on_done`) in file order, each once its batch is
     stored. A file that cannot be read becomes an "error" result and the rest go on; what was stored stays stored.
@@ -65,6 +69,7 @@ def ingest_files(
     check_outcome(outcome)
     results: list[IngestResult] = []
     pending: list[tuple[Path, Episode | WebcoachError]] = []
+    last_flush = [time.monotonic()]
 
     def flush() -> None:
         episodes = [e for _, e in pending if isinstance(e, Episode)]
@@ -87,6 +92,7 @@ def ingest_files(
             if on_done is not None:
                 on_done(result)
         pending.clear()
+        last_flush[0] = time.monotonic()
 
     # One event loop for every rule-based file: condense() would build and tear down one per file (~15% of its time).
     loop = asyncio.new_event_loop() if not llm else None
@@ -103,7 +109,7 @@ def ingest_files(
     try:
         for path, item in _condensed(paths, one, threads=LLM_WORKERS if llm else 0, on_file=on_file):
             pending.append((path, item))
-            if len(pending) >= batch:
+            if len(pending) >= batch or time.monotonic() - last_flush[0] >= flush_s:
                 flush()
     finally:
         # Normal end, Ctrl-C or a crash in condensing: what was condensed is stored (and reported) before we leave.

@@ -46,8 +46,9 @@ def test_files_are_stored_in_batches_with_one_lookup_each(tmp_path: Path) -> Non
     files = histories(tmp_path / "h", 250)
     bad = tmp_path / "h" / "broken.json"
     bad.write_text("{not json")
+    CountingStore.writes = CountingStore.lookups = 0
     with CountingStore(tmp_path / "chroma", embedder="hashing") as store:
-        results = ingest_files(store, [*files[:120], bad, files[0], *files[120:]], batch=100)
+        results = ingest_files(store, [*files[:120], bad, files[0], *files[120:]], batch=100, flush_s=600)
         assert (CountingStore.writes, CountingStore.lookups) == (3, 3)
         assert store.count() == 250
     assert [r.file for r in results] == [str(p) for p in [*files[:120], bad, files[0], *files[120:]]]
@@ -75,3 +76,11 @@ def test_an_interrupt_loses_nothing_reported_and_stores_what_was_condensed(tmp_p
             ingest_files(store, files, batch=100, on_file=ctrl_c_at, on_done=reported.append)
         assert len(reported) == 150  # the first batch, then the 50 condensed before Ctrl-C, written on the way out
         assert all(store.contains(str(r.id)) for r in reported) and store.count() == 150
+
+
+def test_slow_condensing_still_stores_every_few_seconds(tmp_path: Path) -> None:
+    files = histories(tmp_path / "h", 4)
+    CountingStore.writes = 0
+    with CountingStore(tmp_path / "chroma", embedder="hashing") as store:
+        ingest_files(store, files, batch=500, flush_s=0.0)  # every file is "late": each is written as it is condensed
+        assert CountingStore.writes == 4 and store.count() == 4
