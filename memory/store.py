@@ -437,7 +437,8 @@ class EpisodeStore:
         query = np.asarray(self.embedder.embed([query_text(task, url)]), dtype=np.float32)
         n = max(w.overfetch, k)
         site = site_key(url)
-        held = self._sites.count(site) if site is not None else 0
+        with self._wrap("search"):  # against a server the counts may be re-read (sites.py)
+            held = self._sites.count(site) if site is not None else 0
         found: dict[str, tuple[dict[str, Any], float]] = {}
         if site is not None and held:
             # The site's own, searched exactly (site_cache.py): Chroma's approximate global index loses a site's few

@@ -450,6 +450,24 @@ def test_two_clients_share_a_chroma_server(chroma_server: tuple[str, Any], monke
         reader.close()
 
 
+def test_a_server_reader_sees_another_clients_new_site_after_the_ttl(
+    chroma_server: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import webcoach.memory.store as store_module
+
+    monkeypatch.setattr(store_module, "SERVER_TTL_S", 0.0)  # re-read counts and site vectors on every search
+    url, _ = chroma_server
+    with EpisodeStore(url=url, embedder="hashing") as writer, EpisodeStore(url=url, embedder="hashing") as reader:
+        first = make_episode(TASKS[0], url="https://www.lonely.org/")
+        writer.add(first)
+        assert [h.episode.id for h in reader.search(TASKS[1], url="https://lonely.org/", k=2, now=NOW)] == [first.id]
+        second = make_episode(TASKS[1], url="https://lonely.org/help")
+        writer.add_many([second, *(make_episode(t, salt="x") for t in TASKS)])
+        hits = reader.search(TASKS[1], url="https://lonely.org/", k=2, now=NOW)
+        assert [h.episode.id for h in hits] == [second.id, first.id]
+        assert reader._sites.count("lonely.org") == 2  # the writer's adds, counted by the reader after the TTL
+
+
 # -- schema versions -------------------------------------------------------------------------------------------------
 
 
