@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
     from webcoach.condenser.episode import Episode
     from webcoach.condenser.trajectory import Step
+    from webcoach.hooks.runner import StepEvent
     from webcoach.memory.ranking import Hit
     from webcoach.memory.store import EpisodeStore
 
@@ -82,6 +83,9 @@ Embedder = Annotated[
     ),
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+BASE_URL_HELP = (
+    "An OpenAI-compatible server for openai:/ollama: models, e.g. http://127.0.0.1:8000/v1 (vllm:/sglang: have defaults)."
+)
 
 
 @contextmanager
@@ -338,6 +342,7 @@ def run(
     browser: Annotated[
         str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: $WEBCOACH_BROWSER, else found on PATH).")
     ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help=BASE_URL_HELP)] = None,
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
@@ -346,49 +351,26 @@ def run(
     """Run a browser-use agent on a task, with the coach injecting advice from past runs."""
     import asyncio
 
-    from webcoach.settings import resolve
-
     browser_use_env()
-    from webcoach.coach.coach import Coach
-    from webcoach.hooks.browser_session import find_chromium
-    from webcoach.hooks.runner import StepEvent, run_task
+    from webcoach.hooks.runner import run_with_memory
 
     def show_step(event: StepEvent) -> None:
-        if as_json:
-            return
-        acts = "; ".join(describe_step(s) for s in event.actions) or "(no action)"
-        out.print(f"[dim]step {event.number:>2}[/dim] {acts}  [dim]{short(event.url)} {event.seconds:.1f}s[/dim]")
+        if not as_json:
+            acts = "; ".join(describe_step(s) for s in event.actions) or "(no action)"
+            out.print(f"[dim]step {event.number:>2}[/dim] {acts}  [dim]{short(event.url)} {event.seconds:.1f}s[/dim]")
 
     def show_advice(advice: Advice) -> None:
         if not as_json:
-            out.print(
-                f"[magenta]coach[/magenta] ({advice.trigger}, cites {', '.join(advice.episode_ids)}): {advice.text}", markup=True
-            )
+            out.print(f"[magenta]coach[/magenta] ({advice.trigger}, cites {', '.join(advice.episode_ids)}): {advice.text}")
 
     with one_line_errors():
-        settings = resolve(home=home, namespace=namespace, chroma_url=chroma_url)
-        executable = find_chromium(browser)
-        store = open_store(home, namespace, chroma_url) if coach_on else None
-        try:
-            coach = Coach(store, llm=llm) if store is not None else None
-            result = asyncio.run(
-                run_task(
-                    task,
-                    llm=model,
-                    url=url,
-                    coach=coach,
-                    max_steps=max_steps,
-                    headless=headless,
-                    browser=executable,
-                    use_judge=judge,
-                    history_dir=settings.runs_dir,
-                    on_step=show_step,
-                    on_advice=show_advice,
-                )
+        result = asyncio.run(
+            run_with_memory(
+                task, model=model, url=url, coached=coach_on, coach_llm=llm, judge=judge, base_url=base_url,
+                max_steps=max_steps, headless=headless, browser=browser, home=home, namespace=namespace,
+                chroma_url=chroma_url, on_step=show_step, on_advice=show_advice,
             )
-        finally:
-            if store is not None:
-                store.close()
+        )  # fmt: skip
     if as_json:
         print_json(
             {
@@ -659,10 +641,6 @@ def memory_setup_embedder() -> None:
     out.print(f"MiniLM model ready in {path}")
 
 
-def _csv(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
 @app.command("eval")
 def eval_command(
     tasks_file: Annotated[
@@ -670,7 +648,9 @@ def eval_command(
     ] = None,
     suite: Annotated[
         str | None,
-        typer.Option("--suite", help="A built-in suite instead of a task file: 'miniwob' (MiniWoB++ pages, served locally)."),
+        typer.Option(
+            "--suite", help="A built-in suite: 'miniwob' (MiniWoB++ pages, served locally) or 'webvoyager' (643 live tasks)."
+        ),
     ] = None,
     names: Annotated[
         str | None, typer.Option("--tasks", help="MiniWoB++ tasks, comma-separated, e.g. click-tab-2,email-inbox.")
@@ -684,25 +664,54 @@ def eval_command(
         Path | None,
         typer.Option("--answers", help="WebVoyager reference answers (kept with each result; the judge never sees them)."),
     ] = None,
+    date_shift: Annotated[
+        str | None, typer.Option("--date-shift", help="Move past dates in questions: 'auto' (to the future) or N years.")
+    ] = None,
+    order_seed: Annotated[
+        int | None, typer.Option("--order-seed", help="Shuffle the task order (and each task's arm order) with this seed.")
+    ] = None,
+    repeats: Annotated[int, typer.Option("--repeats", help="Run the whole selection N times (run-to-run variance).")] = 1,
     arms: Annotated[str, typer.Option("--arms", help="Arms, comma-separated: baseline, coach, frozen.")] = "baseline,coach",
     model: Annotated[
-        str, typer.Option("--model", "-m", help="Agent model: anthropic:MODEL, openai:MODEL, ..., or scripted:SCRIPT.json.")
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Agent model: anthropic:MODEL, openai:MODEL, vllm:MODEL, sglang:MODEL, ..., or scripted:SCRIPT.json.",
+        ),
     ] = "anthropic:claude-sonnet-4-5",
+    base_url: Annotated[str | None, typer.Option("--base-url", help=BASE_URL_HELP + " Used by every LLM role.")] = None,
     judge: Annotated[
         str | None,
         typer.Option(
             "--judge",
-            help="An LLM judge (anthropic:MODEL, WebVoyager protocol), 'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own "
-            "claim) or 'reward' (MiniWoB++, the default there).",
+            help="An LLM judge (anthropic:MODEL, openai:MODEL, vllm:MODEL, ...: WebVoyager's protocol, temperature 0), "
+            "'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own claim) or 'reward' (MiniWoB++, the default there).",
         ),
     ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option("--judge-base-url", help="The judge's server (default: --base-url).")
+    ] = None,
+    llm_seed: Annotated[int, typer.Option("--llm-seed", help="Seed sent to LLMs that take one.")] = 42,
     coach_llm: Annotated[
         str | None, typer.Option("--coach-llm", help="LLM for the coach's decisions (default: rule-based).")
+    ] = None,
+    condenser_llm: Annotated[
+        str | None, typer.Option("--condenser-llm", help="LLM that condenses the coach arm's runs (default: rule-based).")
     ] = None,
     memory: Annotated[
         Path | None,
         typer.Option("--memory", help="A `webcoach memory export` file: the coach arm starts from it; the frozen arm uses it."),
     ] = None,
+    allow_same_task: Annotated[
+        bool, typer.Option("--allow-same-task", help="Let a task be coached from its own earlier runs (leaks answers).")
+    ] = False,
+    allow_scripts: Annotated[
+        bool, typer.Option("--allow-scripts", help="Let the agent run page scripts on MiniWoB++ (it can then forge rewards).")
+    ] = False,
+    judge_sample: Annotated[
+        int, typer.Option("--judge-sample", help="Write a sheet of N judged runs for a person to label (judge-human agreement).")
+    ] = 0,
     concurrency: Annotated[int, typer.Option("--concurrency", "-j", help="Agents at once, each in its own browser.")] = 1,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: runs/eval-DATE-TIME).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out, skipping finished tasks.")] = False,
@@ -726,102 +735,61 @@ def eval_command(
 ) -> None:
     """Run agents on a benchmark, with and without the coach, judge each run and append it to OUT/results.jsonl."""
     import asyncio
-    import tempfile
-    from collections import Counter
-    from dataclasses import replace
-    from datetime import datetime
 
     browser_use_env()
-    from webcoach.hooks.browser_session import find_chromium
-    from webcoach.settings import resolve
-    from webcoach.tasks.evaluate import EvalConfig, evaluate
-    from webcoach.tasks.results import TaskResult
-    from webcoach.tasks.taskset import load_answers, load_tasks, parse_shard, select, with_answers
+    from webcoach.tasks.eval_plan import EvalOptions, plan_eval, run_plan
 
+    options = EvalOptions(**{k: v for k, v in locals().items() if k in EvalOptions.__dataclass_fields__})
     with one_line_errors():
-        if (tasks_file is None) == (suite is None):
-            raise typer.BadParameter("give a task file or --suite miniwob (one of them)")
-        if suite is not None and suite != "miniwob":
-            raise typer.BadParameter(f"unknown suite {suite!r}: the built-in suite is 'miniwob'")
-        folder = out_dir or Path("runs") / f"eval-{datetime.now():%Y%m%d-%H%M%S}"
-        config = EvalConfig(
-            out_dir=folder,
-            model=model,
-            judge=judge or ("reward" if suite else "agent"),
-            arms=tuple(_csv(arms) or ()),
-            concurrency=concurrency,
-            max_steps=max_steps,
-            resume=resume,
-            shard=parse_shard(shard) if shard else None,
-            memory=memory,
-            chroma_url=resolve(chroma_url=chroma_url).chroma_url,  # as everywhere: the option, else $WEBCOACH_CHROMA_URL
-            run_name=run_name,
-            embedder=embedder,
-            coach_llm=coach_llm,
-            screenshots=screenshots,
-            headless=headless,
-            browser=find_chromium(browser),
-            site=site_url,
-            calculate_cost=cost,
+        plan = plan_eval(options)
+        for note in plan.notes:
+            err.print(f"note: {note}", markup=False)
+        folder = plan.config.out_dir
+        with eval_progress(folder) as (on_plan, on_result, counts):
+            try:
+                run = asyncio.run(run_plan(plan, on_plan=on_plan, on_result=on_result))
+            except KeyboardInterrupt:
+                err.print(
+                    f"interrupted: finished runs are in {folder}/results.jsonl; continue with the same command and --resume"
+                )
+                raise typer.Exit(130) from None
+    if run.cleaned != (0, 0) or run.restored:
+        err.print(
+            f"cleaned up after a killed run: {run.cleaned[0]} browsers, {run.cleaned[1]} profiles; {run.restored} episodes stored again"
         )
-        if suite is None and judge is None:
-            err.print(
-                "note: no --judge given: success is the agent's own claim (pass --judge anthropic:MODEL for WebVoyager's judge)"
-            )
-        wins: Counter[str] = Counter()
-        runs: Counter[str] = Counter()
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-        )
-        bar = progress.add_task("eval", total=None)
-
-        def planned(to_run: int, done: int) -> None:
-            progress.update(bar, total=to_run)
-            err.print(
-                f"{to_run} runs to do" + (f", {done} already done" if done else "") + f"; results in {folder}/results.jsonl"
-            )
-
-        def finished(result: TaskResult) -> None:
-            runs[result.arm] += 1
-            wins[result.arm] += result.success
-            progress.update(bar, advance=1, description="  ".join(f"{a} {wins[a]}/{runs[a]}" for a in runs))
-
-        async def go(site_root: Path | None) -> Any:
-            from webcoach.tasks.miniwob import miniwob_tasks
-
-            if suite == "miniwob":
-                chosen = miniwob_tasks(_csv(names) or [], episodes, seed=seed)
-            else:
-                assert tasks_file is not None
-                chosen = load_tasks(tasks_file)
-                if answers is not None:
-                    chosen = with_answers(chosen, load_answers(answers))
-            chosen = select(chosen, sites=_csv(sites), ids=_csv(ids), limit=limit)
-            return await evaluate(chosen, replace(config, site=site_root or config.site), on_plan=planned, on_result=finished)
-
-        try:
-            with progress, tempfile.TemporaryDirectory(prefix="webcoach-miniwob-") as tmp:
-                site_root = None
-                if suite == "miniwob" and site_url is None:
-                    from webcoach.tasks.miniwob import build_site
-
-                    site_root = build_site(Path(tmp))
-                result = asyncio.run(go(site_root))
-        except KeyboardInterrupt:
-            err.print(f"interrupted: finished runs are in {folder}/results.jsonl; continue with the same command and --resume")
-            raise typer.Exit(130) from None
-    errors = sum(r.error is not None for r in result.results)
-    out.print(
-        f"{len(result.results)} runs added to {folder}/results.jsonl"
-        + (f" ({errors} harness errors: rerun with --resume)" if errors else "")
-        + "; "
-        + ", ".join(f"{a}: {wins[a]}/{runs[a]} succeeded" for a in runs)
-    )
+    errors = sum(r.error is not None for r in run.results)
+    summary = ", ".join(f"{a}: {w}/{n} succeeded" for a, (w, n) in counts.items())
+    note = f" ({errors} harness errors: rerun with --resume)" if errors else ""
+    out.print(f"{len(run.results)} runs added to {folder}/results.jsonl{note}; {summary}")
     out.print(f"Report: webcoach report {folder}")
+
+
+@contextmanager
+def eval_progress(folder: Path) -> Iterator[tuple[Any, Any, dict[str, tuple[int, int]]]]:
+    """A progress bar on stderr; yields (on_plan, on_result, per-arm (successes, runs))."""
+    from webcoach.tasks.results import TaskResult
+
+    counts: dict[str, tuple[int, int]] = {}
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+    bar = progress.add_task("eval", total=None)
+
+    def planned(to_run: int, done: int) -> None:
+        progress.update(bar, total=to_run)
+        err.print(f"{to_run} runs to do" + (f", {done} already done" if done else "") + f"; results in {folder}/results.jsonl")
+
+    def finished(result: TaskResult) -> None:
+        wins, runs = counts.get(result.arm, (0, 0))
+        counts[result.arm] = (wins + result.judged_success, runs + 1)
+        progress.update(bar, advance=1, description="  ".join(f"{a} {w}/{n}" for a, (w, n) in counts.items()))
+
+    with progress:
+        yield planned, finished, counts
 
 
 @app.command("report")

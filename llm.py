@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import base64
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -82,6 +84,7 @@ class FunctionModel:
     ) -> str:
         self.calls.append((system, prompt))
         self.images.append(tuple(images))
+        note_usage()
         result = self.function(system, prompt)
         if inspect.isawaitable(result):
             result = await result
@@ -101,6 +104,57 @@ def queue_model(*responses: str | BaseException, name: str = "queue") -> Functio
         return item
 
     return FunctionModel(answer, model_name=name)
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class UsageMeter:
+    """Counts webcoach's own LLM calls by role (coach, condenser, judge) while it is active: see `metered`."""
+
+    by_role: dict[str, Usage] = field(default_factory=dict)
+
+
+# Context variables, so concurrent runs (one asyncio task each) count apart: a task inherits the meter it was started in.
+_meter: ContextVar[UsageMeter | None] = ContextVar("webcoach_usage_meter", default=None)
+_role: ContextVar[str] = ContextVar("webcoach_usage_role", default="other")
+
+
+@contextmanager
+def metered() -> Iterator[UsageMeter]:
+    """Count every webcoach LLM call made in this context (and tasks started from it) into a fresh meter."""
+    meter = UsageMeter()
+    token = _meter.set(meter)
+    try:
+        yield meter
+    finally:
+        _meter.reset(token)
+
+
+@contextmanager
+def usage_role(role: str) -> Iterator[None]:
+    """Attribute the LLM calls made in this context to `role`."""
+    token = _role.set(role)
+    try:
+        yield
+    finally:
+        _role.reset(token)
+
+
+def note_usage(prompt_tokens: int | None = None, completion_tokens: int | None = None) -> None:
+    """Called by every adapter once per call, with the tokens the provider reported (None: it reported none)."""
+    meter = _meter.get()
+    if meter is None:
+        return
+    usage = meter.by_role.setdefault(_role.get(), Usage())
+    usage.calls += 1
+    usage.prompt_tokens += prompt_tokens or 0
+    usage.completion_tokens += completion_tokens or 0
 
 
 def check_requests_allowed(provider: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import anthropic
 from webcoach.errors import ConfigError, ModelError
-from webcoach.llm import check_requests_allowed, image_media_type
+from webcoach.llm import check_requests_allowed, image_media_type, note_usage
 
 
 class AnthropicModel:
@@ -65,6 +65,8 @@ class AnthropicModel:
             )
         except anthropic.APIError as exc:
             raise ModelError(f"anthropic request failed: {type(exc).__name__}: {exc}") from exc
+        usage = getattr(message, "usage", None)
+        note_usage(getattr(usage, "input_tokens", None), getattr(usage, "output_tokens", None))
         for block in message.content:
             if block.type == "tool_use":
                 return json.dumps(block.input)

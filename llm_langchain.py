@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 from webcoach.errors import ModelError
-from webcoach.llm import image_data_url
+from webcoach.llm import image_data_url, note_usage
 
 
 class LangChainModel:
@@ -37,6 +37,8 @@ class LangChainModel:
             message = await self._model.ainvoke([SystemMessage(content=system), human])
         except Exception as exc:  # a provider's own error types are unknown here; the caller falls back
             raise ModelError(f"{self.name} failed: {type(exc).__name__}: {exc}") from exc
+        usage = getattr(message, "usage_metadata", None) or {}
+        note_usage(usage.get("input_tokens"), usage.get("output_tokens"))
         content = message.content
         if isinstance(content, list):
             content = "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from browser_use.agent.views import ActionResult
 from webcoach.condenser.browser_use_history import parse_history
 from webcoach.condenser.condense import acondense
-from webcoach.condenser.episode import Episode, Outcome
+from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.sources import sensitive_values
 from webcoach.hooks.base import RunHooks
+from webcoach.llm import usage_role
 
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
@@ -28,6 +33,27 @@ if TYPE_CHECKING:
     from webcoach.memory.ranking import Hit
 
 log = logging.getLogger("webcoach")
+_OVERFETCH = 8  # extra hits fetched when some may be excluded, so the coach still sees k
+
+
+@dataclass(frozen=True, kw_only=True)
+class Label:
+    """How a finished run went and who said so; it labels the stored episode instead of the agent's own claim."""
+
+    success: bool | None  # None: nobody could say (the episode's outcome is then unknown)
+    by: OutcomeBy = "judge"
+    reason: str | None = None
+
+
+def telemetry_off(agent: Any) -> None:
+    """browser-use's anonymous telemetry off for this agent (and later ones), unless the user set ANONYMIZED_TELEMETRY:
+    the Agent decides at construction, so a caller of the Python API who built it has it on by default."""
+    if "ANONYMIZED_TELEMETRY" in os.environ:
+        return
+    os.environ["ANONYMIZED_TELEMETRY"] = "false"
+    telemetry = getattr(agent, "telemetry", None)
+    if telemetry is not None and getattr(telemetry, "_posthog_client", None) is not None:
+        telemetry._posthog_client = None  # its capture() and flush() do nothing without a client
 
 
 async def run_coached(
@@ -53,13 +79,25 @@ class CoachingSession(RunHooks):
         await session.on_done(history)   # condense + store the run, update usefulness
     """
 
-    def __init__(self, coach: Coach, agent: Any, *, on_advice: Callable[[Advice], None] | None = None) -> None:
+    def __init__(
+        self,
+        coach: Coach,
+        agent: Any,
+        *,
+        on_advice: Callable[[Advice], None] | None = None,
+        exclude: Callable[[Episode], bool] | None = None,
+    ) -> None:
+        """`exclude(episode)` True keeps that episode from this run's coaching (an eval keeps a task's own earlier
+        runs out, so memory cannot hand the agent its answer); the ids kept out are in `excluded`."""
+        telemetry_off(agent)
         self.coach = coach
         self.agent = agent
         self.task: str = str(getattr(agent, "task", "") or "")
         self.given: list[Advice] = []
         self.on_advice = on_advice
         self.episode: Episode | None = None
+        self.exclude = exclude
+        self.excluded: set[str] = set()
         self._sensitive = getattr(agent, "sensitive_data", None)
         self._secrets = sensitive_values(self._sensitive)
         self._hits: asyncio.Task[list[Hit]] | None = None
@@ -99,18 +137,41 @@ class CoachingSession(RunHooks):
         except Exception as exc:  # fail open
             self._skip("after step", exc)
 
-    async def on_done(self, history: Any) -> Episode | None:
-        """Condense and store the run; credit or blame the episodes whose advice it was given."""
+    def stop_retrieval(self) -> None:
+        """Cancel a retrieval still under way (the run has ended)."""
         if self._hits is not None and not self._hits.done():
             self._hits.cancel()
+
+    async def on_done(
+        self, history: Any, *, label: Label | None = None, llm: object | None = None, save_to: Path | None = None
+    ) -> Episode | None:
+        """Condense and store the run, labelled with `label` when given (else the log's own outcome); credit or blame
+        the episodes whose advice it was given. `llm` condenses with an LLM; `save_to` keeps a JSON copy of the episode,
+        written before it is stored (a run killed in between can be stored again from it)."""
+        self.stop_retrieval()
         config = self.coach.config
         if not config.store_runs and not (config.update_usefulness and self.given):
             return None
         try:
             # Condensed even when runs are not stored: the run's outcome is what credits or blames the cited episodes.
-            episode = await acondense(history, task=self.task, sensitive_data=self._sensitive)
+            # A label with no verdict makes the outcome unknown: nobody's guess, not the agent's own claim, counts.
+            outcome = None if label is None else {True: "success", False: "failure", None: "unknown"}[label.success]
+            with usage_role("condenser"):
+                episode = await acondense(
+                    history,
+                    task=self.task,
+                    llm=llm,
+                    sensitive_data=self._sensitive,
+                    outcome=outcome,
+                    outcome_by=label.by if label is not None else None,
+                )
+            if label is not None and label.reason:
+                episode = episode.model_copy(update={"outcome_reason": label.reason[:300]})
             store = self.coach.store
             if config.store_runs:
+                if save_to is not None:
+                    save_to.parent.mkdir(parents=True, exist_ok=True)
+                    save_to.write_text(json.dumps(episode.model_dump(mode="json")), encoding="utf-8")
                 await asyncio.to_thread(store.add, episode)
             cited = sorted({i for a in self.given for i in a.episode_ids} - {episode.id})
             if config.update_usefulness and cited and episode.outcome is not Outcome.UNKNOWN:
@@ -129,14 +190,28 @@ class CoachingSession(RunHooks):
         """Start retrieval for the current page now, so it overlaps the agent's own LLM call."""
         if self._hits is None or (url != self._hits_url and self._hits.done()):
             self._hits_url = url
-            self._hits = asyncio.create_task(self.coach.retrieve(self.task, url))
+            self._hits = asyncio.create_task(self._retrieve(url))
+
+    async def _retrieve(self, url: str | None) -> list[Hit]:
+        if self.exclude is None:
+            return await self.coach.retrieve(self.task, url)
+        config = self.coach.config
+        found = await asyncio.to_thread(self.coach.store.search, self.task, url, config.k + _OVERFETCH, weights=config.weights)
+        kept = []
+        for hit in found:
+            if self.exclude(hit.episode):
+                self.excluded.add(hit.episode.id)
+            else:
+                kept.append(hit)
+        return kept[: config.k]
 
     async def _decide(self, url: str | None, trajectory: Any) -> Advice | None:
         hits: list[Hit] = []
         if self._hits is not None:
             hits = await asyncio.shield(self._hits)
         step = len(self.agent.history.history) if trajectory is not None else None
-        return await self.coach.advise(self.task, url, trajectory, step=step, given=self.given, hits=hits)
+        with usage_role("coach"):
+            return await self.coach.advise(self.task, url, trajectory, step=step, given=self.given, hits=hits)
 
     def _inject(self, agent: Any, advice: Advice) -> None:
         note = ActionResult(extracted_content=advice.render(), include_extracted_content_only_once=True)

@@ -1,16 +1,25 @@
-"""Run one browser-use agent on a task, coached or not: what `webcoach run`, the demo and eval runs call.
+"""The one agent-run path: a browser-use agent on one task, coached or not, used by `webcoach run`, the demo and eval.
 
-Model specs are 'PROVIDER:MODEL' for browser-use's own chat classes (anthropic:claude-sonnet-4-5, openai:gpt-4.1,
-google:gemini-2.5-flash, ...), or 'scripted:PATH.json', a ScriptedLLM script for offline runs and tests.
+Options cover what the callers differ in: extra after-step hooks (the eval's MiniWoB reward probe), copying the last
+screenshots out of browser-use's temp folder (which is always removed: a benchmark would otherwise fill the disk with
+every step's screenshot), turning off browser-use's Ctrl-C pause (a first Ctrl-C would only pause that one agent; an
+eval wants the whole run to stop), actions to disable, and a `label` callback that says how the run went (a judge's
+verdict) before the coach condenses and stores it: CoachingSession.on_done is the one place runs are stored.
+
+Model specs are 'PROVIDER:MODEL' for browser-use's own chat classes (anthropic:claude-sonnet-4-5, openai:gpt-4.1, ...),
+an OpenAI-compatible server ('openai:NAME' with base_url, or vllm:/sglang:/ollama: with their usual local URLs), or
+'scripted:PATH.json', a ScriptedLLM script for offline runs and tests.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,12 +30,14 @@ from webcoach.condenser.redact import Redactor
 from webcoach.condenser.sources import sensitive_values
 from webcoach.condenser.trajectory import Step
 from webcoach.errors import ConfigError, InputError
-from webcoach.hooks.browser_session import make_browser_profile
+from webcoach.hooks.browser_session import make_browser_profile, offline_env
+from webcoach.providers import OPENAI_COMPATIBLE
 
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
     from webcoach.coach.coach import Coach
     from webcoach.condenser.episode import Episode
+    from webcoach.hooks.browser_use import Label
 
 # prefix -> (browser_use attribute, environment variable holding its key, or None)
 PROVIDERS: dict[str, tuple[str, str | None]] = {
@@ -40,6 +51,7 @@ PROVIDERS: dict[str, tuple[str, str | None]] = {
     "azure": ("ChatAzureOpenAI", "AZURE_OPENAI_API_KEY"),
     "ollama": ("ChatOllama", None),
 }
+StepHook = Callable[[Any], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,30 +64,58 @@ class StepEvent:
     seconds: float
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """How to run the agent; every caller's defaults are these except where it says otherwise."""
+
+    max_steps: int = 30
+    headless: bool = True
+    browser: str | None = None
+    agent_kwargs: dict[str, Any] = field(default_factory=dict)  # extra Agent(...) arguments, e.g. use_judge, judge_llm
+    sensitive_data: dict[str, Any] | None = None
+    history_dir: Path | None = None  # the redacted history is saved here
+    screenshots: int = 0  # copy the last N screenshots into history_dir
+    signal_handler: bool = True  # browser-use's Ctrl-C pause (off in the eval: Ctrl-C stops the whole run there)
+    exclude_actions: tuple[str, ...] = ()  # e.g. ("evaluate",): no page scripts from the agent (MiniWoB rewards)
+    calculate_cost: bool = False  # let browser-use price tokens (it fetches a price list)
+    profile_dir: Path | None = None  # parent folder of the temp browser profile (default: the system temp dir)
+    on_profile: Callable[[Path], None] | None = None  # told the profile folder before the browser starts
+
+
 @dataclass(kw_only=True)
 class RunResult:
     task: str
     final_answer: str | None
-    success: bool | None  # the judge's verdict when there was one, else the agent's own claim
+    success: bool | None  # the label's verdict when there was one, else the agent's own claim
     steps: int
     seconds: float
     history_path: Path | None
     advice: list[Advice] = field(default_factory=list)
     episode: Episode | None = None
     history: Any = None
+    screenshots: list[Path] = field(default_factory=list)
+    label: Label | None = None
+    excluded: list[str] = field(default_factory=list)  # episode ids kept from the coach (see CoachingSession.exclude)
 
 
-def browser_llm(spec: str | Any, **kwargs: Any) -> Any:
+def browser_llm(spec: str | Any, *, base_url: str | None = None, seed: int | None = None, **kwargs: Any) -> Any:
     """A browser-use chat model from 'PROVIDER:MODEL' (or any object already implementing browser-use's protocol)."""
-    import os
-
     if not isinstance(spec, str):
         return spec
     provider, _, model = spec.partition(":")
     if provider == "scripted":
         return scripted_llm(Path(model))
+    if provider in ("vllm", "sglang") or (base_url and provider in ("openai", "ollama")):
+        # An OpenAI-compatible server (how the WebCoach paper served its open models): deterministic decoding.
+        from browser_use import ChatOpenAI
+
+        if not model:
+            raise ConfigError(f"model {spec!r} names no model: use {provider}:MODEL_NAME")
+        default_url, key_var = OPENAI_COMPATIBLE[provider]
+        api_key = os.environ.get(key_var) or "EMPTY"  # local servers take any key; the client insists on one
+        return ChatOpenAI(model=model, base_url=base_url or default_url, api_key=api_key, temperature=0.0, seed=seed, **kwargs)
     if provider not in PROVIDERS or not model:
-        known = ", ".join(f"{p}:MODEL" for p in PROVIDERS)
+        known = ", ".join(f"{p}:MODEL" for p in [*PROVIDERS, "vllm", "sglang"])
         raise ConfigError(f"unknown model {spec!r}: use one of {known}, or scripted:SCRIPT.json")
     attr, key = PROVIDERS[provider]
     if key and not os.environ.get(key):
@@ -106,38 +146,57 @@ def slug(text: str, limit: int = 40) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "run"
 
 
+def quiet_browser_use() -> None:
+    """browser-use's telemetry, version check and cloud calls off for this process, unless the user set them."""
+    for key, value in offline_env().items():
+        os.environ.setdefault(key, value)
+
+
 async def run_task(
     task: str,
     *,
     llm: Any,
     url: str | None = None,
     coach: Coach | None = None,
-    max_steps: int = 30,
-    headless: bool = True,
-    browser: str | None = None,
-    use_judge: bool = False,
-    judge_llm: Any = None,
-    sensitive_data: dict[str, Any] | None = None,
-    history_dir: Path | None = None,
-    profile_dir: Path | None = None,
+    options: RunOptions | None = None,
+    after_step: Sequence[StepHook] = (),
+    label: Callable[[RunResult], Awaitable[Label | None]] | None = None,
+    exclude: Callable[[Episode], bool] | None = None,
+    condenser_llm: object | None = None,
+    episode_path: Path | None = None,
     on_step: Callable[[StepEvent], None] | None = None,
     on_advice: Callable[[Advice], None] | None = None,
 ) -> RunResult:
-    """Run a browser-use Agent on `task` (starting at `url`), coached by `coach` when given; the coached run is
-    condensed and stored. The history is saved, redacted, under `history_dir`."""
+    """Run a browser-use Agent on `task` from `url`, coached by `coach` when given. When the agent stops, the browser
+    closes, the last screenshots are copied, `label(result)` may give the run's verdict (e.g. a judge's), and the coach
+    condenses and stores the run labelled with it (`episode_path` keeps a JSON copy of the episode first)."""
+    quiet_browser_use()
     from browser_use import Agent
     from webcoach.hooks.browser_use import CoachingSession
 
+    opts = options or RunOptions()
     chat = browser_llm(llm)
-    with tempfile.TemporaryDirectory(prefix="webcoach-profile-", dir=profile_dir) as tmp:
-        profile = make_browser_profile(Path(tmp) / "profile", headless=headless, executable_path=browser)
-        agent_kwargs: dict[str, Any] = {"use_judge": use_judge}
-        if judge_llm is not None:
-            agent_kwargs["judge_llm"] = browser_llm(judge_llm)
+    with tempfile.TemporaryDirectory(prefix="webcoach-profile-", dir=opts.profile_dir) as tmp:
+        if opts.on_profile is not None:
+            opts.on_profile(Path(tmp))
+        profile = make_browser_profile(Path(tmp) / "profile", headless=opts.headless, executable_path=opts.browser)
+        agent_kwargs: dict[str, Any] = {"use_judge": False, **opts.agent_kwargs}
         if url:
             agent_kwargs["initial_actions"] = [{"navigate": {"url": url, "new_tab": False}}]
-        agent = Agent(task=task, llm=chat, browser_profile=profile, sensitive_data=sensitive_data, **agent_kwargs)
-        session = CoachingSession(coach, agent, on_advice=on_advice) if coach is not None else None
+        if opts.exclude_actions:
+            from browser_use import Tools
+
+            agent_kwargs["tools"] = Tools(exclude_actions=list(opts.exclude_actions))
+        agent = Agent(
+            task=task,
+            llm=chat,
+            browser_profile=profile,
+            sensitive_data=opts.sensitive_data,
+            enable_signal_handler=opts.signal_handler,
+            calculate_cost=opts.calculate_cost,
+            **agent_kwargs,
+        )
+        session = CoachingSession(coach, agent, on_advice=on_advice, exclude=exclude) if coach is not None else None
         started = time.monotonic()
         step_started = [started]
         shown = [0]  # history items already reported
@@ -147,7 +206,7 @@ async def run_task(
             items = a.history.history
             while on_step is not None and shown[0] < len(items):
                 shown[0] += 1
-                _report_step(items[shown[0] - 1], shown[0], sensitive_data, step_started[0], on_step)
+                _report_step(items[shown[0] - 1], shown[0], opts.sensitive_data, step_started[0], on_step)
 
         async def before(a: Any) -> None:
             report(a)
@@ -159,26 +218,42 @@ async def run_task(
             report(a)  # before the coach speaks, so a step's line precedes the advice it triggered
             if session is not None:
                 await session.after_step(a)
+            for hook in after_step:
+                await hook(a)
 
         if session is not None:
             session.warm_up()  # retrieval overlaps the browser's start
-        history = await agent.run(max_steps=max_steps, on_step_start=before, on_step_end=after)
-        seconds = time.monotonic() - started
-    episode = await session.on_done(history) if session is not None else None
-    saved = save_history(history, task, history_dir, sensitive_data) if history_dir is not None else None
-    judged = history.judgement() if use_judge else None
-    success = judged.get("verdict") if isinstance(judged, dict) else history.is_successful()
-    return RunResult(
+        try:
+            history = await agent.run(max_steps=opts.max_steps, on_step_start=before, on_step_end=after)
+            seconds = time.monotonic() - started
+            shots = keep_screenshots(history, opts.history_dir, opts.screenshots) if opts.history_dir is not None else []
+        finally:
+            if session is not None:
+                session.stop_retrieval()
+            shutil.rmtree(agent.agent_directory, ignore_errors=True)
+    saved = save_history(history, task, opts.history_dir, opts.sensitive_data) if opts.history_dir is not None else None
+    result = RunResult(
         task=task,
         final_answer=history.final_result(),
-        success=success,
+        success=history.is_successful(),
         steps=history.number_of_steps(),
         seconds=seconds,
         history_path=saved,
         advice=list(session.given) if session is not None else [],
-        episode=episode,
         history=history,
+        screenshots=shots,
+        excluded=sorted(session.excluded) if session is not None else [],
     )
+    if label is not None:
+        result.label = await label(result)
+        if result.label is not None:
+            result.success = result.label.success
+    elif opts.agent_kwargs.get("use_judge"):
+        judged = history.judgement()
+        result.success = judged.get("verdict") if isinstance(judged, dict) else result.success
+    if session is not None:
+        result.episode = await session.on_done(history, label=result.label, llm=condenser_llm, save_to=episode_path)
+    return result
 
 
 def _report_step(
@@ -198,6 +273,21 @@ def _report_step(
     )
 
 
+def keep_screenshots(history: Any, directory: Path, keep: int) -> list[Path]:
+    """Copy the last `keep` step screenshots into `directory` (as step-NN.png) before the agent's folder is removed."""
+    if keep <= 0:
+        return []
+    directory.mkdir(parents=True, exist_ok=True)
+    found = [(n, Path(p)) for n, p in enumerate(history.screenshot_paths(), start=1) if p]
+    kept: list[Path] = []
+    for step, source in found[-keep:]:
+        if source.is_file():
+            target = directory / f"step-{step:02d}{source.suffix or '.png'}"
+            shutil.copyfile(source, target)
+            kept.append(target)
+    return kept
+
+
 def save_history(history: Any, task: str, directory: Path, sensitive_data: dict[str, Any] | None = None) -> Path:
     """Write the run's history as browser-use's JSON, with typed secrets masked (it can be re-ingested later)."""
     redactor = Redactor(sensitive_values(sensitive_data))
@@ -208,3 +298,50 @@ def save_history(history: Any, task: str, directory: Path, sensitive_data: dict[
     path = directory / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{slug(task)}.json"
     path.write_text(json.dumps({**data, "task": task}, indent=1, default=str), encoding="utf-8")
     return path
+
+
+async def run_with_memory(
+    task: str,
+    *,
+    model: str,
+    url: str | None = None,
+    coached: bool = True,
+    coach_llm: str | None = None,
+    judge: bool = False,
+    base_url: str | None = None,
+    max_steps: int = 30,
+    headless: bool = True,
+    browser: str | None = None,
+    home: Path | None = None,
+    namespace: str | None = None,
+    chroma_url: str | None = None,
+    on_step: Callable[[StepEvent], None] | None = None,
+    on_advice: Callable[[Advice], None] | None = None,
+) -> RunResult:
+    """`webcoach run`: one agent run on the user's own store (coached and stored unless `coached` is False), with
+    browser-use's judge labelling it when `judge` is set; the history is kept under $WEBCOACH_HOME/runs."""
+    from webcoach.coach.coach import Coach
+    from webcoach.hooks.browser_session import find_chromium
+    from webcoach.memory.store import EpisodeStore
+    from webcoach.settings import resolve
+
+    settings = resolve(home=home, namespace=namespace, chroma_url=chroma_url)
+    options = RunOptions(
+        max_steps=max_steps,
+        headless=headless,
+        browser=find_chromium(browser),
+        agent_kwargs={"use_judge": judge},
+        history_dir=settings.runs_dir,
+    )
+    llm = browser_llm(model, base_url=base_url)
+    store = EpisodeStore(home=home, namespace=namespace, url=chroma_url) if coached else None
+    try:
+        coach = None
+        if store is not None:
+            from webcoach.providers import resolve_model
+
+            coach = Coach(store, llm=resolve_model(coach_llm, base_url=base_url) if coach_llm else None)
+        return await run_task(task, llm=llm, url=url, coach=coach, options=options, on_step=on_step, on_advice=on_advice)
+    finally:
+        if store is not None:
+            store.close()

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from webcoach.hooks.runner import RunResult
     from webcoach.memory.ranking import Hit
 
-if TYPE_CHECKING:
-    pass
-
 DEMO_NAMESPACE = "demo"
 NEW_TASK = "Find the cheapest history book on Acme Books"
 DEMO_PASSWORD = "Demo-Passw0rd-never-stored"
@@ -159,17 +156,9 @@ async def run_demo(
         advice = await coach.advise(NEW_TASK, start, hits=hits)
         report = DemoReport(shop=shop, traces=runs, episodes=episodes, hits=hits, advice=advice)
         if model is not None:
-            from webcoach.hooks.runner import run_task
+            from webcoach.hooks.runner import RunOptions, run_task
 
             on_line(f"running a coached browser-use agent ({model}) on the new task")
-            report.agent = await run_task(
-                NEW_TASK,
-                llm=model,
-                url=start,
-                coach=coach,
-                headless=headless,
-                browser=executable,
-                max_steps=15,
-                history_dir=settings.runs_dir,
-            )
+            options = RunOptions(headless=headless, browser=executable, max_steps=15, history_dir=settings.runs_dir)
+            report.agent = await run_task(NEW_TASK, llm=model, url=start, coach=coach, options=options)
     return report

@@ -7,26 +7,26 @@ Arms:
 - frozen: coached from the `memory=` export only; nothing is ever written to its memory.
 
 Each arm has its own store (OUT/stores/ARM, or the namespace RUN-ARM on a shared Chroma server), so no arm ever reads
-what another wrote, and none touches your own store. Jobs run task by task, each task's arms side by side, so the arms
-meet live sites in the same state.
+what another wrote, and none touches your own store. Jobs run task by task (each task's arms one after another, in an
+order shuffled per task when an order seed is given), so the arms meet live sites in the same state; `repeats` runs
+the whole selection that many times. A task's own earlier runs (same task, or same question on the same start page)
+are kept from its coaching, so memory can never hand an agent the answer it gave last time.
 
 Concurrency: `concurrency` workers take jobs in that order, each agent in its own browser profile. The coach arm learns
 from runs that have FINISHED: with one worker, task i sees every earlier task's episode; with N workers, up to ~N/2
-earlier tasks of the coach arm may still be running when task i starts, so the coach arm learns a little later and
-which episodes it sees depends on timing. Use concurrency 1 for a strict learning curve, more for throughput.
+earlier tasks of the coach arm may still be running when task i starts. Use concurrency 1 for a strict learning curve.
 
-A crash or Ctrl-C loses only the tasks under way; `resume=True` skips every (arm, task) already in results.jsonl (and
-runs again the ones that ended in a harness error). A result is written before its episode is stored, so a task run
-again after a crash can never find its own earlier attempt in memory.
+A crash, Ctrl-C or SIGKILL loses only the tasks under way: an episode is stored before its result row is written, and
+`resume=True` skips every (arm, task, repeat) already in results.jsonl (running again the harness errors), stores again
+any episode a row cites that memory lacks, and first kills the browsers a killed run left behind (see eval_state).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -35,19 +35,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from webcoach.coach.coach import Coach, CoachConfig
-from webcoach.condenser.condense import acondense
 from webcoach.errors import ConfigError, WebcoachError
-from webcoach.hooks.runner import browser_llm, slug
+from webcoach.hooks.browser_use import Label
+from webcoach.hooks.runner import RunOptions, RunResult, browser_llm, run_task, slug
+from webcoach.llm import metered
 from webcoach.settings import check_namespace
-from webcoach.tasks.agent_run import AgentRun, run_agent
-from webcoach.tasks.judge import Evidence, Judge, Verdict, make_judge
-from webcoach.tasks.results import Intervention, TaskResult, append_result, cut_partial_line, finished, read_results, results_path
+from webcoach.tasks import eval_state
+from webcoach.tasks.eval_rows import error_row, finished_row, same_task, usage_of
+from webcoach.tasks.judge import AgentJudge, Evidence, Judge, Verdict, make_judge
+from webcoach.tasks.miniwob import SCRIPT_ACTIONS, RewardProbe
+from webcoach.tasks.results import TaskResult, append_result, cut_partial_line, finished, read_results, results_path
 from webcoach.tasks.site import SITES_DIR, serve
 from webcoach.tasks.taskset import Task, take_shard
 
 if TYPE_CHECKING:
-    from webcoach.coach.advice import Advice
-    from webcoach.condenser.episode import Episode
     from webcoach.memory.store import EpisodeStore
 
 log = logging.getLogger("webcoach")
@@ -66,20 +67,29 @@ class EvalConfig:
     max_steps: int = 30
     resume: bool = False
     shard: tuple[int, int] | None = None
+    repeats: int = 1  # run the whole selection this many times (run-to-run variance)
+    order_seed: int | None = None  # shuffles the arms' order within each task (the plan shuffles the tasks)
     memory: Path | None = None  # a `webcoach memory export` JSONL: the coach arm starts from it, the frozen arm uses it
     chroma_url: str | None = None  # a shared Chroma server (for shards on several machines); default: embedded, per arm
-    run_name: str | None = None  # names the arms' namespaces on a server (default: the out folder's name)
+    run_name: str | None = None  # names the arms' namespaces on a server and picks the local sites' port
     embedder: str | None = None
     coach: CoachConfig = field(default_factory=CoachConfig)
     coach_llm: object | None = None  # an LLM decider for the coach (default: rule-based)
     condenser_llm: object | None = None  # an LLM condenser for the coach arm's episodes (default: rule-based)
+    base_url: str | None = None  # an OpenAI-compatible server for openai: model specs (agent, coach, condenser)
+    judge_base_url: str | None = None  # the judge's server, when it is another one
+    seed: int = 42  # sent to LLMs that take one (temperature is 0 for OpenAI-compatible ones)
     learn_from_judge: bool = True  # label the coach arm's episodes with the judge's verdict (else the agent's own claim)
+    exclude_same_task: bool = True  # keep a task's own earlier runs out of its coaching
+    allow_scripts: bool = False  # let the agent run page scripts (browser-use's evaluate) on MiniWoB++ pages
     screenshots: int = 3  # kept per task (and shown to an LLM judge)
+    judge_sample: int = 0  # write a sheet of this many judged runs for a person to label
     headless: bool = True
     browser: str | None = None
     site: str | Path | None = None  # for `{site}` URLs: a base URL, or a folder to serve (default: the bundled sites)
     calculate_cost: bool = False  # let browser-use price tokens (it fetches a price list)
     max_errors_in_a_row: int = 5  # harness errors in a row that stop the run (a broken browser or provider)
+    provenance: dict[str, Any] = field(default_factory=dict)  # task source, selection, seeds: kept in run.json
 
 
 @dataclass(kw_only=True)
@@ -88,6 +98,16 @@ class EvalRun:
     planned: int  # jobs this call had to run
     skipped: int  # jobs already done (resume)
     results: list[TaskResult]  # what this call added, in the order they finished
+    cleaned: tuple[int, int] = (0, 0)  # (browsers killed, profiles removed) left by a killed run
+    restored: int = 0  # episodes stored again on resume
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    task: Task
+    arm: str
+    repeat: int
+    order: int
 
 
 @dataclass(kw_only=True)
@@ -110,45 +130,53 @@ def _check(config: EvalConfig) -> None:
         raise ConfigError(f"memory export {config.memory} does not exist (make one with `webcoach memory export FILE`)")
     if config.concurrency < 1:
         raise ConfigError(f"concurrency must be at least 1, not {config.concurrency}")
+    if config.repeats < 1:
+        raise ConfigError(f"repeats must be at least 1, not {config.repeats}")
     if isinstance(config.model, str):
-        browser_llm(config.model)  # a bad spec, a missing API key or script: stop now, not once per task
+        browser_llm(config.model, base_url=config.base_url)  # a bad spec, key or script: stop now, not once per task
 
 
-def _model_name(model: AgentModel) -> str:
-    return model if isinstance(model, str) else getattr(model, "__name__", type(model).__name__)
+def _name(model: object) -> str | None:
+    if model is None or isinstance(model, str):
+        return model
+    return str(getattr(model, "name", None) or getattr(model, "__name__", None) or type(model).__name__)
 
 
-def _manifest(config: EvalConfig, tasks: Sequence[Task], judge: Judge) -> dict[str, Any]:
+def _manifest(config: EvalConfig, tasks: Sequence[Task], judge: Judge, planned: int) -> dict[str, Any]:
     return {
+        **config.provenance,
+        "webcoach_version": eval_state.webcoach_version(),
         "arms": list(config.arms),
-        "model": _model_name(config.model),
+        "model": _name(config.model),
+        "base_url": config.base_url,
         "judge": judge.name,
+        "judge_base_url": config.judge_base_url,
+        "condenser_llm": _name(config.condenser_llm),
+        "coach_llm": _name(config.coach_llm),
         "shard": list(config.shard) if config.shard else None,
         "tasks": [t.id for t in tasks],
+        "planned": planned,
+        "repeats": config.repeats,
         "max_steps": config.max_steps,
+        "seed": config.seed,
+        "order_seed": config.order_seed,
+        "exclude_same_task": config.exclude_same_task,
+        "allow_scripts": config.allow_scripts,
     }
 
 
-def _prepare_out(config: EvalConfig, manifest: dict[str, Any]) -> Path:
-    """Create OUT, or check that a resumed OUT was started with the same tasks, arms, model and judge."""
-    out = config.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    results = results_path(out)
-    run_file = out / "run.json"
-    has_results = results.exists() and results.stat().st_size > 0
-    if has_results and not config.resume:
-        raise ConfigError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
-    if config.resume and run_file.exists():
-        before = json.loads(run_file.read_text(encoding="utf-8"))
-        changed = [k for k in ("arms", "model", "judge", "shard", "tasks", "max_steps") if before.get(k) != manifest.get(k)]
-        if changed:
-            raise ConfigError(
-                f"{out} was started with other {', '.join(changed)}: resume with the options it was started with, "
-                "or choose another --out"
-            )
-    run_file.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    cut_partial_line(results)
-    return results
+def plan_jobs(tasks: Sequence[Task], config: EvalConfig, order: dict[str, int]) -> list[Job]:
+    """Every (task, arm, repeat), repeat by repeat, task by task; the arms of a task in a shuffled order when an
+    order seed is given (always the same order for the same seed)."""
+    rng = random.Random(config.order_seed)
+    jobs: list[Job] = []
+    for repeat in range(config.repeats):
+        for task in tasks:
+            arms = list(config.arms)
+            if config.order_seed is not None:
+                rng.shuffle(arms)
+            jobs += [Job(task=task, arm=a, repeat=repeat, order=order[task.id]) for a in arms]
+    return jobs
 
 
 def _open_store(config: EvalConfig, arm: str) -> EpisodeStore:
@@ -160,36 +188,38 @@ def _open_store(config: EvalConfig, arm: str) -> EpisodeStore:
     return EpisodeStore(path=config.out_dir / "stores" / arm, embedder=config.embedder)
 
 
-def _arm(config: EvalConfig, name: str) -> _Arm:
+def _arm(config: EvalConfig, name: str, base: str | None, rows: Sequence[TaskResult]) -> tuple[_Arm, int]:
     if name == "baseline":
-        return _Arm(name=name)
+        return _Arm(name=name), 0
     store = _open_store(config, name)
     try:
         if config.memory is not None:
-            store.import_(config.memory)  # idempotent: a resumed run or another shard adds nothing twice
-        # The eval stores the coach arm's runs itself, after judging; the frozen arm's memory is never written.
-        quiet = replace(config.coach, store_runs=False, update_usefulness=False)
-        coach = Coach(store, llm=config.coach_llm, config=quiet)
+            eval_state.import_memory(store, config.memory, base)  # idempotent: a resumed run or a shard adds nothing twice
+        learns = name == "coach"
+        restored = eval_state.restore_episodes(config.out_dir, name, store, rows) if learns else 0
+        # The coach arm stores its runs (labelled by the judge); the frozen arm's memory is never written.
+        coach_config = replace(config.coach, store_runs=learns, update_usefulness=learns and config.coach.update_usefulness)
+        llm = config.coach_llm
+        if isinstance(llm, str):
+            from webcoach.providers import resolve_model
+
+            llm = resolve_model(llm, base_url=config.base_url, seed=config.seed)
+        coach = Coach(store, llm=llm, config=coach_config)
     except BaseException:
         store.close()
         raise
-    return _Arm(name=name, coach=coach, store=store, learns=name == "coach")
+    return _Arm(name=name, coach=coach, store=store, learns=learns), restored
 
 
 @contextlib.contextmanager
-def _site(config: EvalConfig, tasks: Sequence[Task]) -> Iterator[str | None]:
+def _site(config: EvalConfig, tasks: Sequence[Task], port: int) -> Iterator[str | None]:
     if not any(t.local for t in tasks):
         yield None
     elif isinstance(config.site, str):
         yield config.site
     else:
-        with serve(config.site or SITES_DIR) as base:
+        with serve(config.site or SITES_DIR, port=port) as base:
             yield base
-
-
-def run_folder(task: Task) -> str:
-    """A folder name per task id (ids hold spaces and may differ only in case)."""
-    return f"{slug(task.id, 48)}-{hashlib.sha1(task.id.encode()).hexdigest()[:6]}"
 
 
 async def evaluate(
@@ -199,175 +229,153 @@ async def evaluate(
     on_plan: Callable[[int, int], None] | None = None,
     on_result: Callable[[TaskResult], None] | None = None,
 ) -> EvalRun:
-    """Run every arm on this shard of `tasks` (the whole selection, in order). `on_plan(to_run, already_done)` is
+    """Run every arm on this shard of `tasks` (the whole selection, in run order). `on_plan(to_run, already_done)` is
     called once before the first job, `on_result` after each result is on disk."""
     _check(config)
-    judge = make_judge(config.judge, screenshots=config.screenshots)
+    judge = make_judge(config.judge, screenshots=config.screenshots, base_url=config.judge_base_url, seed=config.seed)
+    condenser = config.condenser_llm
+    if isinstance(condenser, str):
+        from webcoach.providers import resolve_model
+
+        condenser = resolve_model(condenser, base_url=config.base_url, seed=config.seed)
     order = {t.id: i for i, t in enumerate(tasks)}
     mine = take_shard(tasks, config.shard)
-    path = _prepare_out(config, _manifest(config, mine, judge))
-    already = finished(read_results(path)) if config.resume and path.exists() else set()
-    jobs = deque((task, arm) for task in mine for arm in config.arms if (arm, task.id) not in already)
-    planned = len(jobs)
-    if on_plan is not None:
-        on_plan(planned, len(mine) * len(config.arms) - planned)
-    added: list[TaskResult] = []
-    arms: dict[str, _Arm] = {}
-    try:
-        for name in config.arms:
-            arms[name] = await asyncio.to_thread(_arm, config, name)
-        with _site(config, mine) as base:
-            failing: list[TaskResult] = []  # harness errors since the last run that worked
+    out = config.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    with eval_state.lock_out(out):
+        path = results_path(out)
+        if path.exists() and path.stat().st_size > 0 and not config.resume:
+            raise ConfigError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
+        before = eval_state.read_manifest(out) if config.resume else None
+        rows = read_results(path) if config.resume and path.exists() else []
+        done = finished(rows)
+        every = plan_jobs(mine, config, order)
+        manifest = _manifest(config, mine, judge, len(every))
+        eval_state.check_resume(out, before, manifest)
+        cleaned = eval_state.clean_leftovers(out)
+        jobs = deque(j for j in every if (j.arm, j.task.id, j.repeat) not in done)
+        run_name = config.run_name or out.resolve().name
+        serves = any(t.local for t in mine) and not isinstance(config.site, str)
+        port = eval_state.stable_port(run_name, before) if serves else 0
+        started = before.get("started_at") if before else None
+        manifest.update(started_at=started or eval_state.now_iso(), site_port=port or None, finished_at=None)
+        eval_state.write_manifest(out, manifest)
+        cut_partial_line(path)
+        planned = len(jobs)
+        if on_plan is not None:
+            on_plan(planned, len(every) - planned)
+        added: list[TaskResult] = []
+        arms: dict[str, _Arm] = {}
+        restored = 0
+        try:
+            with _site(config, mine, port) as base:
+                for name in config.arms:
+                    arms[name], count = await asyncio.to_thread(_arm, config, name, base, rows)
+                    restored += count
+                failing: list[TaskResult] = []  # harness errors since the last run that worked
 
-            async def worker() -> None:
-                while jobs:
-                    task, arm = jobs.popleft()
-                    done = await _run_job(task, arms[arm], config, judge, base, order[task.id])
-                    append_result(path, done.result)
-                    added.append(done.result)
-                    await _learn(arms[arm], done, config)
-                    if on_result is not None:
-                        on_result(done.result)
-                    failing[:] = [*failing, done.result] if done.result.error else []
-                    if len(failing) >= config.max_errors_in_a_row:
-                        jobs.clear()  # a broken set-up (browser, provider, key): stop instead of failing every task
+                async def worker() -> None:
+                    while jobs:
+                        job = jobs.popleft()
+                        result = await _run_job(job, arms[job.arm], config, judge, condenser, base)
+                        append_result(path, result)  # after the coach arm's episode is stored (in run_task)
+                        added.append(result)
+                        if on_result is not None:
+                            on_result(result)
+                        failing[:] = [*failing, result] if result.error else []
+                        if len(failing) >= config.max_errors_in_a_row:
+                            jobs.clear()  # a broken set-up (browser, provider, key): stop instead of failing every task
 
-            await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(planned, 1)))))
-            if len(failing) >= config.max_errors_in_a_row:
-                raise WebcoachError(
-                    f"stopped: {len(failing)} runs in a row failed in the harness (last: {failing[-1].error}); "
-                    f"fix that, then run again with --resume ({config.out_dir} keeps what finished)"
-                )
-    finally:
-        for a in arms.values():
-            if a.store is not None:
-                a.store.close()
-    return EvalRun(out_dir=config.out_dir, planned=planned, skipped=len(mine) * len(config.arms) - planned, results=added)
+                await asyncio.gather(*(worker() for _ in range(min(config.concurrency, max(planned, 1)))))
+                if len(failing) >= config.max_errors_in_a_row:
+                    raise WebcoachError(
+                        f"stopped: {len(failing)} runs in a row failed in the harness (last: {failing[-1].error}); "
+                        f"fix that, then run again with --resume ({out} keeps what finished)"
+                    )
+        finally:
+            for a in arms.values():
+                if a.store is not None:
+                    a.store.close()
+            manifest["updated_at"] = eval_state.now_iso()
+            if not jobs:
+                manifest["finished_at"] = manifest["updated_at"]
+            eval_state.write_manifest(out, manifest)
+        if config.judge_sample > 0:
+            from webcoach.tasks.judge_sample import write_sheet
+
+            write_sheet(out, config.judge_sample, seed=config.seed)
+    return EvalRun(out_dir=out, planned=planned, skipped=len(every) - planned, results=added, cleaned=cleaned, restored=restored)
 
 
-@dataclass(kw_only=True)
-class _Done:
-    result: TaskResult
-    episode: Episode | None = None  # the run condensed for the arm's memory, stored once the result is on disk
-
-
-async def _run_job(task: Task, arm: _Arm, config: EvalConfig, judge: Judge, base: str | None, order: int) -> _Done:
-    run_dir = config.out_dir / "runs" / arm.name / run_folder(task)
+async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, condenser: object, base: str | None) -> TaskResult:
+    task = job.task
+    run_dir = config.out_dir / "runs" / arm.name / eval_state.run_folder(task.id, job.repeat)
     url = task.url(base)
     common: dict[str, Any] = {
         "arm": arm.name,
         "task_id": task.id,
+        "repeat": job.repeat,
         "site": task.site,
-        "order": order,
+        "order": job.order,
         "question": task.question,
         "start_url": url,
         "reference": [f"{a.kind}: {a.answer}" for a in task.answers],
         "judge": judge.name,
-        "model": _model_name(config.model),
+        "model": _name(config.model) or "",
     }
-    try:
-        run = await run_agent(
-            task,
-            llm=config.model if isinstance(config.model, str) else config.model(task),
-            url=url,
-            judge=judge,
-            run_dir=run_dir,
-            coach=arm.coach,
-            max_steps=config.max_steps,
-            headless=config.headless,
-            browser=config.browser,
-            keep_screenshots=max(config.screenshots, judge.screenshots),
-            calculate_cost=config.calculate_cost,
+    probe = RewardProbe(task) if judge.needs_reward else None
+    verdicts: list[tuple[Verdict, float]] = []
+
+    async def label(run: RunResult) -> Label | None:
+        started = time.monotonic()
+        verdict = await judge.judge(
+            Evidence(
+                task=task,
+                final_answer=run.final_answer,
+                claimed_success=run.history.is_successful(),
+                screenshots=tuple(p.read_bytes() for p in run.screenshots),
+                judgement=run.history.judgement(),
+                reward=probe.reward if probe is not None else None,
+                reward_rejected=probe.rejected if probe is not None else None,
+            )
         )
-    except Exception as exc:  # the harness boundary: one broken run must not end a benchmark; --resume retries it
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-        return _Done(
-            result=TaskResult(**common, success=False, verdict=None, judge_reason="not judged: the run failed", error=reason)
-        )
-    history = run.history
-    started = time.monotonic()
-    verdict = await judge.judge(
-        Evidence(
-            task=task,
-            final_answer=history.final_result(),
-            claimed_success=history.is_successful(),
-            screenshots=tuple(p.read_bytes() for p in run.screenshots),
-            judgement=history.judgement(),
-            reward=run.reward,
-        )
+        verdicts.append((verdict, time.monotonic() - started))
+        if not config.learn_from_judge:
+            return None
+        return Label(success=verdict.success, by="agent" if isinstance(judge, AgentJudge) else "judge", reason=verdict.reason)
+
+    options = RunOptions(
+        max_steps=config.max_steps,
+        headless=config.headless,
+        browser=config.browser,
+        agent_kwargs=judge.agent_kwargs(),
+        history_dir=run_dir,
+        screenshots=max(config.screenshots, judge.screenshots),
+        signal_handler=False,
+        exclude_actions=SCRIPT_ACTIONS if probe is not None and not config.allow_scripts else (),
+        calculate_cost=config.calculate_cost,
+        profile_dir=eval_state.profiles_dir(config.out_dir),
     )
-    judge_seconds = time.monotonic() - started
-    episode = await _condense(task, run, verdict, config) if arm.learns else None
-    result = TaskResult(
-        **common,
-        **_usage(history, config.calculate_cost),
-        success=verdict.success is True,
-        verdict=verdict.success,
-        judge_reason=verdict.reason,
-        judge_seconds=judge_seconds,
-        reward=verdict.reward,
-        claimed_success=history.is_successful(),
-        final_answer=history.final_result(),
-        steps=history.number_of_steps(),
-        seconds=run.seconds,
-        interventions=[_intervention(a) for a in run.advice],
-        episode_id=episode.id if episode is not None else None,
-        history=_relative(run.history_path, config.out_dir),
-        screenshots=[p for p in (_relative(s, config.out_dir) for s in run.screenshots) if p],
+    with metered() as meter:
+        try:
+            llm = config.model if isinstance(config.model, str) else config.model(task)
+            if isinstance(llm, str):
+                llm = browser_llm(llm, base_url=config.base_url, seed=config.seed)
+            run = await run_task(
+                task.question,
+                llm=llm,
+                url=url,
+                coach=arm.coach,
+                options=options,
+                after_step=[probe.after_step] if probe is not None else [],
+                label=label,
+                exclude=same_task(task, url) if config.exclude_same_task else None,
+                condenser_llm=condenser,
+                episode_path=run_dir / "episode.json" if arm.learns else None,
+            )
+        except Exception as exc:  # the harness boundary: one broken run must not end a benchmark; --resume retries it
+            return error_row(common, exc, usage_of(meter, None, False))
+    verdict, judge_seconds = verdicts[0]
+    return await finished_row(
+        common, run, verdict, judge_seconds, usage_of(meter, run.history, config.calculate_cost), config.out_dir
     )
-    return _Done(result=result, episode=episode)
-
-
-async def _condense(task: Task, run: AgentRun, verdict: Verdict, config: EvalConfig) -> Episode | None:
-    outcome = None
-    if config.learn_from_judge and verdict.success is not None:
-        outcome = "success" if verdict.success else "failure"
-    try:
-        return await acondense(
-            run.history, task.question, llm=config.condenser_llm, outcome=outcome, outcome_by="judge" if outcome else None
-        )
-    except WebcoachError as exc:  # an unreadable history teaches nothing; the result itself still counts
-        log.warning("webcoach eval: run of %s not stored in memory: %s", task.id, exc)
-        return None
-
-
-async def _learn(arm: _Arm, done: _Done, config: EvalConfig) -> None:
-    """Store the coach arm's episode, and credit or blame the episodes its advice came from."""
-    if arm.store is None or done.episode is None:
-        return
-    episode, result = done.episode, done.result
-    await asyncio.to_thread(arm.store.add, episode)
-    cited = sorted({i for a in result.interventions for i in a.episode_ids} - {episode.id})
-    if config.coach.update_usefulness and cited and result.verdict is not None:
-        await asyncio.to_thread(arm.store.record_outcome, cited, result.verdict)
-
-
-def _intervention(advice: Advice) -> Intervention:
-    return Intervention(
-        text=advice.text,
-        episode_ids=list(advice.episode_ids),
-        trigger=advice.trigger,
-        step=advice.step,
-        confidence=advice.confidence,
-    )
-
-
-def _usage(history: Any, with_cost: bool) -> dict[str, Any]:
-    usage = getattr(history, "usage", None)
-    if usage is None or not getattr(usage, "entry_count", 0):
-        return {}  # the provider reported nothing (scripted models never do)
-    return {
-        "prompt_tokens": usage.total_prompt_tokens,
-        "completion_tokens": usage.total_completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "cost": usage.total_cost if with_cost else None,
-    }
-
-
-def _relative(path: Path | None, root: Path) -> str | None:
-    if path is None:
-        return None
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)

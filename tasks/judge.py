@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from webcoach.errors import ConfigError, ModelError
-from webcoach.llm import ChatModel, VisionChatModel, accepts_images
+from webcoach.llm import ChatModel, VisionChatModel, accepts_images, usage_role
 from webcoach.providers import resolve_model
 from webcoach.tasks.taskset import Task
 
@@ -55,6 +55,12 @@ Your verdict:"""
 _VERDICT = re.compile(r"\b(?:(?i:not)[\s_\-]+(?:a\s+)?SUCCESS|SUCCESS)\b")
 _LAST_LINE_FAIL = re.compile(r"\b(?:not\s+(?:a\s+)?success(?:ful)?|unsuccessful|fail(?:ed|ure)?)\b", re.IGNORECASE)
 _LAST_LINE_PASS = re.compile(r"\bsuccess(?:ful)?\b", re.IGNORECASE)
+# "PARTIALLY SUCCESSFUL", "mostly a success", "partial success": WebVoyager counts only an unambiguous SUCCESS, so a
+# hedged verdict is "could not say", never a success.
+_HEDGE = re.compile(
+    r"\b(?:partial(?:ly)?|mostly|largely|somewhat|semi|half|moderately|arguably)[\s\-]+(?:a\s+)?success(?:ful(?:ly)?)?\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +82,7 @@ class Evidence:
     screenshots: tuple[bytes, ...] = ()  # the last ones, oldest first (PNG)
     judgement: dict[str, Any] | None = None  # browser-use's built-in judge, when it ran
     reward: Reward | None = None  # the MiniWoB++ in-page result, when the task is one
+    reward_rejected: str | None = None  # why a MiniWoB++ result on the page did not count (another page or seed)
 
 
 def parse_verdict(text: str) -> tuple[bool | None, str]:
@@ -83,16 +90,19 @@ def parse_verdict(text: str) -> tuple[bool | None, str]:
 
     Markdown is ignored. If the upper-case verdict words appear, a NOT SUCCESS anywhere means failure (WebVoyager's own
     rule: a success must be unambiguous); otherwise SUCCESS means success. Without them, the last line may still say it
-    in other words ("Verdict: failed", "Success"). Anything else is (None, 'unparseable judge output')."""
+    in other words ("Verdict: failed", "Success"). A hedged last line ("partially successful") is (None, ...), as is
+    anything else: 'unparseable judge output'."""
     plain = re.sub(r"[*_`#>]+", " ", text).strip()
     plain = re.sub(r"[ \t]+", " ", plain)
     reasoning = _reasoning(plain)
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    if _HEDGE.search(last):
+        return None, f"hedged verdict ({last[:80]}): {reasoning}"[:_REASON_CHARS]
     found = [m.group(0) for m in _VERDICT.finditer(plain)]
     if found:
         failed = any(not token.startswith("SUCCESS") for token in found)
         return (not failed), reasoning
-    lines = [line.strip() for line in plain.splitlines() if line.strip()]
-    last = lines[-1] if lines else ""
     if len(last) <= 80:  # a verdict line, not a paragraph that happens to mention success
         if _LAST_LINE_FAIL.search(last):
             return False, reasoning
@@ -158,10 +168,11 @@ class LLMJudge(Judge):
         )
         self.calls += 1
         try:
-            if vision:
-                text = await cast(VisionChatModel, self.model).complete(self.system, prompt, images=list(images))
-            else:
-                text = await self.model.complete(self.system, prompt)
+            with usage_role("judge"):
+                if vision:
+                    text = await cast(VisionChatModel, self.model).complete(self.system, prompt, images=list(images))
+                else:
+                    text = await self.model.complete(self.system, prompt)
         except ModelError as exc:
             return Verdict(success=None, reason=f"judge failed: {exc}", judge=self.name)
         success, reason = parse_verdict(text)
@@ -204,15 +215,20 @@ class RewardJudge(Judge):
 
     async def judge(self, evidence: Evidence) -> Verdict:
         reward = evidence.reward
+        if reward is None and evidence.reward_rejected:
+            return Verdict(success=False, reason=f"no reward for this task: {evidence.reward_rejected}", judge=self.name)
         if reward is None:
             return Verdict(success=False, reason="the episode never ended (no reward given)", judge=self.name)
         why = f"raw reward {reward.raw_reward:g}" + (f" ({reward.reason})" if reward.reason else "")
         return Verdict(success=reward.success, reason=why, judge=self.name, reward=reward.reward)
 
 
-def make_judge(spec: str | Judge | ChatModel, *, screenshots: int = 3) -> Judge:
+def make_judge(
+    spec: str | Judge | ChatModel, *, screenshots: int = 3, base_url: str | None = None, seed: int | None = None
+) -> Judge:
     """'agent', 'reward' (MiniWoB++), 'browser-use' or 'browser-use:PROVIDER:MODEL', or an LLM judge model:
-    'anthropic:MODEL', a ChatModel, a langchain-core chat model or a function (system, prompt) -> text."""
+    'anthropic:MODEL', 'openai:MODEL' (`base_url` for any OpenAI-compatible server; temperature 0 and `seed`),
+    'vllm:MODEL', 'sglang:MODEL', 'ollama:MODEL', a ChatModel, a langchain-core chat model or a function."""
     if isinstance(spec, Judge):
         return spec
     if isinstance(spec, str):
@@ -224,7 +240,7 @@ def make_judge(spec: str | Judge | ChatModel, *, screenshots: int = 3) -> Judge:
             model = spec.partition(":")[2] or None
             return BrowserUseJudge(model)
     try:
-        return LLMJudge(resolve_model(spec), k=screenshots)
+        return LLMJudge(resolve_model(spec, base_url=base_url, seed=seed), k=screenshots)
     except ConfigError as exc:
         raise ConfigError(
             f"{exc}; or use the judge 'agent' (the agent's own claim), 'browser-use[:PROVIDER:MODEL]' or 'reward' (MiniWoB++)"

@@ -25,9 +25,20 @@ class Intervention(BaseModel):
     confidence: float = 0.0
 
 
+class RoleUsage(BaseModel):
+    """LLM use of one role (agent, coach, condenser, judge) in one run. Cost in USD only where it is known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+
 class TaskResult(BaseModel):
     """One arm's run of one task. `success` is the judge's verdict, with "could not say" (verdict None) and harness
-    errors counted as failures; `verdict` keeps the difference."""
+    errors counted as failures; `verdict` keeps the difference (and the report trusts only `verdict is True`)."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -41,6 +52,8 @@ class TaskResult(BaseModel):
     verdict: bool | None
     judge: str
     judge_reason: str
+    judge_raw: str | None = None  # the judge's whole answer (LLM judges), for audits
+    repeat: int = 0  # which of --repeats runs of this (arm, task)
     reward: float | None = None
     claimed_success: bool | None = None
     final_answer: str | None = None
@@ -54,6 +67,9 @@ class TaskResult(BaseModel):
     cost: float | None = None  # USD, when cost calculation was on
     interventions: list[Intervention] = Field(default_factory=list)
     episode_id: str | None = None  # this run as stored in the arm's memory (coach arm only)
+    excluded_episodes: list[str] = Field(default_factory=list)  # the task's own earlier runs, kept from its coaching
+    failure_kinds: list[str] = Field(default_factory=list)  # the condensed run's failure modes (error, loop, dead_end, ...)
+    usage: dict[str, RoleUsage] = Field(default_factory=dict)  # role -> LLM use
     history: str | None = None  # relative to the output folder
     screenshots: list[str] = Field(default_factory=list)  # relative to the output folder, oldest first
     error: str | None = None  # the harness failed (browser, provider): --resume runs the task again
@@ -61,8 +77,13 @@ class TaskResult(BaseModel):
     finished_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.arm, self.task_id)
+    def key(self) -> tuple[str, str, int]:
+        return (self.arm, self.task_id, self.repeat)
+
+    @property
+    def judged_success(self) -> bool:
+        """A success only with a verdict that says so: a row with no verdict never counts, whatever `success` says."""
+        return self.verdict is True and self.error is None
 
 
 def results_path(out_dir: str | os.PathLike[str]) -> Path:
@@ -115,14 +136,16 @@ def append_result(path: Path, result: TaskResult) -> None:
 
 
 def latest(results: Iterable[TaskResult]) -> list[TaskResult]:
-    """The last result per (arm, task), by task order then arm: a task run again after an error replaces its error row."""
-    by_key: dict[tuple[str, str], TaskResult] = {}
+    """The latest result per (arm, task, repeat) by finish time (whatever file or folder it came from), sorted by task
+    order, repeat and arm: a task run again after an error replaces its error row."""
+    by_key: dict[tuple[str, str, int], TaskResult] = {}
     for result in results:
-        by_key.pop(result.key, None)
-        by_key[result.key] = result
-    return sorted(by_key.values(), key=lambda r: (r.order, r.arm))
+        kept = by_key.get(result.key)
+        if kept is None or result.finished_at >= kept.finished_at:
+            by_key[result.key] = result
+    return sorted(by_key.values(), key=lambda r: (r.order, r.repeat, r.arm))
 
 
-def finished(results: Sequence[TaskResult]) -> set[tuple[str, str]]:
-    """(arm, task id) pairs that --resume skips: those whose latest result is not a harness error."""
+def finished(results: Sequence[TaskResult]) -> set[tuple[str, str, int]]:
+    """(arm, task id, repeat) keys that --resume skips: those whose latest result is not a harness error."""
     return {r.key for r in latest(results) if r.error is None}

@@ -72,7 +72,7 @@ async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tm
     tasks = with_answers(select(load_tasks(SAMPLE_TASKS), limit=2), load_answers(SAMPLE_ANSWERS))
     judge = answer_judge()
     seen: list[tuple[str, str]] = []
-    run = await evaluate(tasks, _config(out, chromium, judge=judge, concurrency=2), on_result=lambda r: seen.append(r.key))
+    run = await evaluate(tasks, _config(out, chromium, judge=judge, concurrency=2), on_result=lambda r: seen.append((r.arm, r.task_id)))
     assert run.planned == 4 and run.skipped == 0
 
     rows = _rows(out)
@@ -167,30 +167,42 @@ async def test_a_broken_setup_stops_the_run_after_errors_in_a_row(tmp_path: Path
 
 
 @pytest.mark.slow
-async def test_resume_after_a_kill_mid_write_runs_only_what_is_missing(tmp_path: Path, chromium: str) -> None:
+async def test_resume_after_kills_runs_only_what_is_missing_and_restores_memory(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "run"
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=3)
     config = _config(out, chromium, arms=("coach",))
     await evaluate(tasks, config)
-    # A kill in the middle of writing the last result: a partial line, and that run's episode never stored
-    # (results are written before episodes are stored).
     lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
-    first, killed = (json.loads(line) for line in lines)
-    (out / "results.jsonl").write_text(lines[0] + "\n" + lines[1][:60], encoding="utf-8")
+    first, lost, killed = (json.loads(line) for line in lines)
     with EpisodeStore(path=out / "stores" / "coach") as store:
-        assert store.forget(killed["episode_id"])
-
-    with pytest.raises(ConfigError, match="already holds results: pass --resume"):
-        await evaluate(tasks, config)
-    again = await evaluate(tasks, _config(out, chromium, arms=("coach",), resume=True))
-    assert again.planned == 1 and again.skipped == 1
+        assert store.count() == 3  # every row's episode was stored before the row was written
+        # Kill 1, between storing an episode and writing its row: the episode is in memory, the row cut short.
+        # Kill 2 (or a memory server that lost data): a finished row cites an episode memory no longer has.
+        assert store.forget(lost["episode_id"])
+    (out / "results.jsonl").write_text(lines[0] + "\n" + lines[1] + "\n" + lines[2][:60], encoding="utf-8")
+    # The killed run left a browser profile, and a process using it, behind.
+    leftover = out / "profiles" / "webcoach-profile-killed"
+    (leftover / "profile").mkdir(parents=True)
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", f"--user-data-dir={leftover / 'profile'}"])
+    try:
+        with pytest.raises(ConfigError, match="already holds results: pass --resume"):
+            await evaluate(tasks, config)
+        again = await evaluate(tasks, _config(out, chromium, arms=("coach",), resume=True))
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+    assert stray.wait(timeout=10) == -signal.SIGKILL  # the leftover process was ended, the profile removed
+    assert again.cleaned == (1, 1) and not leftover.exists()
+    assert again.restored == 1 and again.planned == 1 and again.skipped == 2
     (redone,) = again.results
-    assert redone.key == ("coach", "Acme Books--1") and redone.success
-    assert [a.episode_ids for a in redone.interventions[:1]] == [[first["episode_id"]]]  # memory survived the kill
+    assert (redone.arm, redone.task_id) == ("coach", "Acme Books--2") and redone.verdict is False
+    # the killed attempt's episode is in memory, but it is this task's own: kept from its coaching, and counted
+    assert redone.excluded_episodes == [killed["episode_id"]]
+    assert all(killed["episode_id"] not in a.episode_ids for a in redone.interventions)
     final = read_results(out / "results.jsonl")
-    assert [r.key for r in final] == [("coach", "Acme Books--0"), ("coach", "Acme Books--1")]  # the partial line is gone
+    assert [r.task_id for r in final] == ["Acme Books--0", "Acme Books--1", "Acme Books--2"]  # the partial line is gone
     with EpisodeStore(path=out / "stores" / "coach") as store:
-        assert store.count() == 2
+        assert store.contains(lost["episode_id"]) and store.contains(first["episode_id"])
 
 
 def miniwob_agent(task: Task) -> ScriptedLLM:
@@ -360,9 +372,9 @@ async def test_browser_use_builtin_judge(tmp_path: Path, chromium: str) -> None:
 def test_eval_command_needs_a_task_file_or_a_suite(tmp_path: Path) -> None:
     runner = CliRunner()
     neither = runner.invoke(app, ["eval", "--out", str(tmp_path / "x")])
-    assert neither.exit_code == 2 and "give a task file or --suite miniwob" in neither.output
+    assert neither.exit_code == 1 and "error: give a task file or --suite miniwob / webvoyager" in neither.output
     unknown = runner.invoke(app, ["eval", "--suite", "webarena"])
-    assert unknown.exit_code == 2 and "unknown suite 'webarena'" in unknown.output
+    assert unknown.exit_code == 1 and "unknown suite 'webarena'" in unknown.output
     bad_shard = runner.invoke(app, ["eval", str(SAMPLE_TASKS), "--shard", "3/2", "--model", "scripted:x.json"])
     assert bad_shard.exit_code == 1 and "error: shard '3/2' is not valid" in bad_shard.output
 

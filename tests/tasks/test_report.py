@@ -183,7 +183,7 @@ def test_shards_merge_and_a_rerun_replaces_an_error(tmp_path: Path, run_rows: li
     _write_run(tmp_path / "s2", run_rows[half:])
     merged = load_results([tmp_path / "s1", tmp_path / "s2"])
     assert len(merged) == len({(r["arm"], r["task_id"]) for r in run_rows})
-    rerun = next(r for r in merged if r.key == ("coach", "Allrecipes--30"))
+    rerun = next(r for r in merged if r.key == ("coach", "Allrecipes--30", 0))
     assert rerun.error is None and rerun.success
     assert build_report(merged).arms == build_report(load_results([tmp_path / "s1", tmp_path / "s2"])).arms
 
