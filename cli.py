@@ -797,25 +797,25 @@ def report_command(
     dirs: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Eval output folders (several: the shards of one run).")],
     out_dir: Annotated[Path | None, typer.Option("--out", help="Where to write the report (default: the first DIR).")] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw PNG plots (needs matplotlib, the eval extra).")] = True,
+    allow_mixed: Annotated[
+        bool, typer.Option("--allow-mixed", help="Merge runs with other models, judges or task files (flagged in the report).")
+    ] = False,
     as_json: JsonOut = False,
 ) -> None:
-    """Success rates with 95% CIs, paired McNemar tests, per-site table, learning curve and coach interventions:
-    printed, and written as report.md, PNG plots and a self-contained report.html."""
+    """Provenance, success rates with 95% CIs on the paired tasks, paired differences and McNemar tests, per-site
+    table, learning curve, failure categories, LLM use and coach interventions: printed, and written as report.md,
+    PNG plots and a self-contained report.html."""
     from dataclasses import asdict
 
-    from webcoach.tasks.report import rich_tables, write_report
+    from webcoach.tasks.report import render_text, write_report
 
     with one_line_errors():
-        report, files = write_report(dirs, out_dir, plots=plots)
+        report, files = write_report(dirs, out_dir, plots=plots, allow_mixed=allow_mixed)
     if as_json:
-        data = asdict(report)
-        data.pop("results")
-        print_json(data)
+        print_json({k: v for k, v in asdict(report).items() if k != "results"})
         return
-    for table in rich_tables(report):
-        out.print(table)
-    written = [files.markdown, files.html, *files.plots]
-    out.print("written: " + ", ".join(str(p) for p in written))
+    sys.stdout.write(render_text(report))
+    out.print("written: " + ", ".join(str(p) for p in [files.markdown, files.html, *files.plots]))
 
 
 def main() -> None:

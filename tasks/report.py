@@ -1,28 +1,27 @@
-"""`webcoach report DIR`: an eval run's results as tables (terminal, Markdown), PNG plots and one self-contained HTML page.
+"""`webcoach report DIR...`: an eval run's results as tables (terminal, Markdown), PNG plots and one self-contained
+HTML page, under a provenance block read from each folder's run.json.
 
-Several DIRs (the shards of one benchmark) are merged: the latest result per (arm, task) counts. Harness errors are
-left out of every rate (and listed); a run the judge could not score counts as a failure.
-"""
+Several DIRs (the shards of one benchmark) are merged: the latest result per (arm, task, repeat) by finish time counts,
+and folders that are not one benchmark (another model, judge, task source...) are refused unless `allow_mixed`, then
+flagged. Headline rates are on the tasks every arm finished; harness errors are left out of every rate (and listed);
+a run without a verdict counts as a failure; an incomplete run says so."""
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from webcoach.errors import ConfigError, InputError
+from webcoach.errors import InputError
+from webcoach.tasks.judge_sample import agreement
+from webcoach.tasks.plots import TITLES, check_plotting, plot
+from webcoach.tasks.provenance import load_provenance
 from webcoach.tasks.results import TaskResult, latest, read_results, results_path
 from webcoach.tasks.stats import Report, build_report
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-    from rich.console import RenderableType
-
-PLOTS_HINT = "plots need matplotlib: pip install 'webcoach[eval]' (or pass --no-plots)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,7 +40,7 @@ class ReportFiles:
 
 
 def load_results(dirs: Sequence[str | os.PathLike[str]]) -> list[TaskResult]:
-    """The latest result per (arm, task) over one or more eval output folders."""
+    """The latest result per (arm, task, repeat) over one or more eval output folders."""
     found: list[TaskResult] = []
     for d in dirs:
         found.extend(read_results(results_path(d)))
@@ -54,23 +53,27 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _ci(ci: tuple[float, float]) -> str:
+    return f"{_pct(ci[0])} - {_pct(ci[1])}"
+
+
 def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def tables(report: Report) -> list[Table]:
-    out = [
+def _arm_tables(report: Report) -> list[Table]:
+    n = report.arms[0].n if report.arms else 0
+    return [
         Table(
-            title="Success by arm",
+            title="Success by arm (paired tasks)",
             headers=[
                 "arm",
-                "tasks",
+                "runs",
                 "success",
                 "rate",
                 "95% CI",
                 "unjudged",
-                "errors",
-                "avg steps",
+                "avg steps (successes)",
                 "avg time",
                 "tokens",
                 "cost",
@@ -81,35 +84,80 @@ def tables(report: Report) -> list[Table]:
                     str(a.n),
                     str(a.successes),
                     _pct(a.rate),
-                    f"{_pct(a.ci[0])} - {_pct(a.ci[1])}",
+                    _ci(a.ci),
                     str(a.unjudged),
-                    str(a.errors),
-                    f"{a.mean_steps:.1f}",
+                    f"{a.mean_steps:.1f}" if a.successes else "-",
                     f"{a.mean_seconds:.1f}s",
                     f"{a.total_tokens:,}" if a.total_tokens is not None else "-",
                     f"${a.cost:.2f}" if a.cost is not None else "-",
                 ]
                 for a in report.arms
             ],
-            note="95% CI: Wilson score interval. Unjudged runs count as failures; harness errors are left out.",
-        )
+            note=f"On the {n} runs every arm finished without a harness error ({report.unpaired} other finished runs left out). "
+            "95% CI: Wilson score interval. A run without a verdict counts as a failure. Steps: successful runs only.",
+        ),
+        Table(
+            title="Completion per arm",
+            headers=["arm", "planned", "finished", "harness errors", "success (all finished)", "own episodes kept out"],
+            rows=[
+                [
+                    a.arm,
+                    str(a.planned) if a.planned is not None else "?",
+                    str(a.finished),
+                    str(a.errors),
+                    f"{a.all_successes}/{a.finished}",
+                    str(a.excluded),
+                ]
+                for a in report.arms
+            ],
+            note="Own episodes kept out: memory held episodes of the very task being run (an earlier attempt or repeat); "
+            "they were excluded from its coaching so memory cannot hand over the answer.",
+        ),
     ]
+
+
+def tables(report: Report) -> list[Table]:
+    out: list[Table] = []
+    if report.provenance:
+        out.append(Table(title="Provenance", headers=["", "value"], rows=[[k, v] for k, v in report.provenance]))
+    if report.warnings:
+        out.append(Table(title="Warnings", headers=["warning"], rows=[[w] for w in report.warnings]))
+    out += _arm_tables(report)
     if report.paired:
         out.append(
             Table(
-                title="Paired comparison (exact McNemar test)",
-                headers=["A", "B", "paired tasks", "both succeed", "only A", "only B", "p-value"],
-                rows=[[p.a, p.b, str(p.n), str(p.both), str(p.only_a), str(p.only_b), _p(p.p_value)] for p in report.paired],
-                note="Only the discordant tasks (one arm succeeded, the other failed) carry evidence; p is two-sided.",
+                title="Paired comparison (exact McNemar test, difference with 95% CI)",
+                headers=["A", "B", "paired runs", "both succeed", "only A", "only B", "B - A", "95% CI", "p-value"],
+                rows=[
+                    [
+                        p.a,
+                        p.b,
+                        str(p.n),
+                        str(p.both),
+                        str(p.only_a),
+                        str(p.only_b),
+                        f"{100 * p.diff:+.1f} pts",
+                        _ci(p.diff_ci),
+                        _p(p.p_value),
+                    ]
+                    for p in report.paired
+                ],
+                note="Only the discordant runs carry evidence; p is two-sided. CI: Newcombe's hybrid score interval for paired proportions.",
             )
         )
     arms = [a.arm for a in report.arms]
     out.append(
         Table(
-            title="Per site",
-            headers=["site", *arms],
+            title="Per site (paired tasks)",
+            headers=["site", *(f"{a} (95% CI)" for a in arms)],
             rows=[
-                [site, *(f"{s}/{n} ({_pct(s / n)})" if n else "-" for s, n in (cells.get(a, (0, 0)) for a in arms))]
+                [
+                    site,
+                    *(
+                        f"{c.successes}/{c.n} {_pct(c.successes / c.n)} ({_ci(c.ci)})" if c.n else "-"
+                        for c in (cells[a] for a in arms)
+                    ),
+                ]
                 for site, cells in report.sites.items()
             ],
         )
@@ -119,14 +167,70 @@ def tables(report: Report) -> list[Table]:
         ranges = next(b for b in report.blocks.values() if len(b) == width)
         out.append(
             Table(
-                title="Learning: success rate over the task order",
-                headers=["arm", *(f"tasks {lo}-{hi}" for lo, hi, _ in ranges)],
+                title="Learning: success rate over the run order",
+                headers=["arm", *(f"runs {lo}-{hi}" for lo, hi, _ in ranges)],
                 rows=[
                     [arm, *(_pct(rate) for _, _, rate in report.blocks[arm]), *["-"] * (width - len(report.blocks[arm]))]
                     for arm in arms
                     if report.blocks[arm]
                 ],
-                note="Tasks in run order, in consecutive blocks; the coach arm's memory grows from left to right.",
+                note="Runs in order, in consecutive blocks; the coach arm's memory grows from left to right.",
+            )
+        )
+    if report.repeats:
+        out.append(
+            Table(
+                title="Run-to-run variance (--repeats)",
+                headers=["arm", "rate per repeat", "spread"],
+                rows=[
+                    [a, ", ".join(_pct(r) for r in rates), _pct(max(rates) - min(rates))] for a, rates in report.repeats.items()
+                ],
+            )
+        )
+    out += _detail_tables(report, arms)
+    return out
+
+
+def _detail_tables(report: Report, arms: list[str]) -> list[Table]:
+    out: list[Table] = []
+    kinds = list(dict.fromkeys(k for a in arms for k in report.failures.get(a, {})))
+    if kinds:
+        out.append(
+            Table(
+                title="Failure categories (failed runs showing each, from the condensed runs)",
+                headers=["category", *arms],
+                rows=[[k, *(str(report.failures.get(a, {}).get(k, 0)) for a in arms)] for k in kinds],
+            )
+        )
+    usage_rows = [
+        [
+            a,
+            role,
+            str(int(u["calls"])),
+            f"{int(u['prompt_tokens']):,}",
+            f"{int(u['completion_tokens']):,}",
+            f"${u['cost']:.2f}" if "cost" in u else "-",
+        ]
+        for a in arms
+        for role, u in sorted(report.usage.get(a, {}).items())
+    ]
+    if usage_rows:
+        out.append(
+            Table(
+                title="LLM use per arm and role",
+                headers=["arm", "role", "calls", "prompt tokens", "completion tokens", "cost"],
+                rows=usage_rows,
+                note="Every finished run. Cost only where priced (the agent's, with --cost).",
+            )
+        )
+    if report.agreement is not None:
+        agree, labelled = report.agreement
+        out.append(
+            Table(
+                title="Judge-human agreement",
+                headers=["labelled runs", "agree", "agreement"],
+                rows=[[str(labelled), str(agree), _pct(agree / labelled)]],
+                note="From the --judge-sample sheets (WebVoyager reports 85.3% for its GPT-4V judge).",
             )
         )
     if report.interventions:
@@ -161,16 +265,19 @@ def tables(report: Report) -> list[Table]:
     return out
 
 
-def rich_tables(report: Report) -> list[RenderableType]:
+def render_text(report: Report) -> str:
+    """The tables for a terminal or a pipe: never cut to the screen's width (a pipe has none)."""
+    from rich.console import Console
     from rich.table import Table as RichTable
 
-    rendered: list[RenderableType] = []
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=1000, highlight=False, color_system=None)
     for t in tables(report):
-        table = RichTable(*t.headers, title=t.title, caption=t.note or None, title_justify="left")
+        table = RichTable(*t.headers, title=t.title, caption=t.note or None, title_justify="left", caption_justify="left")
         for row in t.rows:
             table.add_row(*row)
-        rendered.append(table)
-    return rendered
+        console.print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
 def markdown(report: Report, plots: Sequence[Path] = ()) -> str:
@@ -179,8 +286,8 @@ def markdown(report: Report, plots: Sequence[Path] = ()) -> str:
         lines += [f"## {t.title}", "", "| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
         lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in t.rows]
         lines += ["", t.note, ""] if t.note else [""]
-    if plots:
-        lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    for p in plots:
+        lines += [f"## {TITLES.get(p.stem, p.stem)}", "", f"![{TITLES.get(p.stem, p.stem)}]({p.name})", ""]
     return "\n".join(lines)
 
 
@@ -203,101 +310,44 @@ def html_page(report: Report, plots: Sequence[Path] = ()) -> str:
         if t.note:
             parts.append(f"<p class='note'>{html.escape(t.note)}</p>")
     for p in plots:
+        title = html.escape(TITLES.get(p.stem, p.stem))
         data = base64.b64encode(p.read_bytes()).decode("ascii")
-        parts.append(
-            f"<h2>{html.escape(p.stem.replace('_', ' '))}</h2><img alt='{html.escape(p.stem)}' src='data:image/png;base64,{data}'>"
-        )
+        parts.append(f"<h2>{title}</h2><img alt='{title}' src='data:image/png;base64,{data}'>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def _figure_class() -> type[Figure]:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigError(PLOTS_HINT) from None
-    return Figure
-
-
-def check_plotting() -> None:
-    """Raise the one-line ConfigError naming the `eval` extra when matplotlib is missing."""
-    _figure_class()
-
-
-def plot(report: Report, out_dir: Path) -> list[Path]:
-    """success_by_arm.png, learning_curve.png and (with several sites) per_site.png. matplotlib's object API only:
-    no pyplot, so no global backend or state is touched."""
-    figure = _figure_class()
-    from matplotlib.ticker import MaxNLocator
-
-    arms = report.arms
-    made: list[Path] = []
-
-    fig = figure(figsize=(1.6 + 1.4 * len(arms), 3.6))
-    ax = fig.add_subplot()
-    rates = [a.rate * 100 for a in arms]
-    errs = [[(a.rate - a.ci[0]) * 100 for a in arms], [(a.ci[1] - a.rate) * 100 for a in arms]]
-    ax.bar([a.arm for a in arms], rates, yerr=errs, capsize=6, color=_colours(len(arms)))
-    ax.set_ylabel("success rate (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Success by arm (95% Wilson CI)")
-    made.append(_save(fig, out_dir / "success_by_arm.png"))
-
-    fig = figure(figsize=(6.4, 3.6))
-    ax = fig.add_subplot()
-    for arm, colour in zip(arms, _colours(len(arms)), strict=True):
-        curve = report.curves.get(arm.arm, [])
-        ax.plot(range(1, len(curve) + 1), [c * 100 for c in curve], label=arm.arm, color=colour)
-    ax.set_xlabel("tasks done (run order)")
-    ax.set_ylabel("cumulative success rate (%)")
-    ax.set_ylim(-3, 103)  # a curve at 0% or 100% stays visible off the frame
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title("Learning curve")
-    ax.legend()
-    made.append(_save(fig, out_dir / "learning_curve.png"))
-
-    if len(report.sites) > 1:
-        sites = list(report.sites)
-        fig = figure(figsize=(max(6.4, 0.9 * len(sites) * max(1, len(arms)) / 2), 3.8))
-        ax = fig.add_subplot()
-        width = 0.8 / max(1, len(arms))
-        for k, (arm, colour) in enumerate(zip(arms, _colours(len(arms)), strict=True)):
-            cells = [report.sites[s].get(arm.arm, (0, 0)) for s in sites]
-            ax.bar(
-                [i + k * width for i in range(len(sites))],
-                [100 * s / n if n else 0 for s, n in cells],
-                width,
-                label=arm.arm,
-                color=colour,
-            )
-        ax.set_xticks([i + width * (len(arms) - 1) / 2 for i in range(len(sites))], sites, rotation=30, ha="right")
-        ax.set_ylabel("success rate (%)")
-        ax.set_ylim(0, 100)
-        ax.set_title("Success by site")
-        ax.legend()
-        made.append(_save(fig, out_dir / "per_site.png"))
-    return made
-
-
-def _colours(n: int) -> list[str]:
-    palette = ["#7f7f7f", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-    return [palette[i % len(palette)] for i in range(n)]
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+def build(dirs: Sequence[str | os.PathLike[str]], *, allow_mixed: bool = False) -> Report:
+    """The report of one or more eval folders, with their provenance and warnings."""
+    prov = load_provenance(dirs, allow_mixed=allow_mixed)
+    report = build_report(load_results(dirs), planned=prov.planned)
+    warnings = list(prov.warnings)
+    for a in report.arms:
+        if a.planned is not None and a.finished < a.planned:
+            warnings.append(f"INCOMPLETE: {a.arm} finished {a.finished} of {a.planned} planned runs ({a.errors} harness errors)")
+    if report.unpaired:
+        warnings.append(f"{report.unpaired} finished runs lack a partner in another arm: left out of the headline rates")
+    agreed = agreement(dirs)
+    return replace(
+        report,
+        provenance=prov.lines(),
+        warnings=warnings,
+        agreement=(agreed.agree, agreed.labelled) if agreed else None,
+    )
 
 
 def write_report(
-    dirs: Sequence[str | os.PathLike[str]], out_dir: str | os.PathLike[str] | None = None, *, plots: bool = True
+    dirs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    plots: bool = True,
+    allow_mixed: bool = False,
 ) -> tuple[Report, ReportFiles]:
     """Build the report of one or more eval folders; write report.md, report.html and the plots into `out_dir` (default:
     the first folder)."""
     if plots:
         check_plotting()
-    report = build_report(load_results(dirs))
+    report = build(dirs, allow_mixed=allow_mixed)
     target = Path(out_dir) if out_dir is not None else Path(dirs[0])
     target.mkdir(parents=True, exist_ok=True)
     made = plot(report, target) if plots else []

@@ -16,7 +16,7 @@ from webcoach.cli import app
 from webcoach.errors import ConfigError, InputError
 from webcoach.tasks.report import load_results, write_report
 from webcoach.tasks.results import TaskResult, append_result, cut_partial_line, finished, read_results
-from webcoach.tasks.stats import build_report, mcnemar_exact, wilson
+from webcoach.tasks.stats import build_report, mcnemar_exact, paired_difference, wilson
 
 SITES = ("Allrecipes", "GitHub", "Apple")
 
@@ -113,38 +113,50 @@ def run_rows() -> list[dict[str, Any]]:
 
 
 def test_report_numbers_match_a_recount_of_the_raw_jsonl(tmp_path: Path, run_rows: list[dict[str, Any]]) -> None:
+    # A row whose verdict is null but whose `success` says True (an old or hand-edited file) must never count.
+    run_rows[0] = {**run_rows[0], "verdict": None, "success": True}
     _write_run(tmp_path / "run", run_rows, partial_tail=True)
     raw = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines() if line.endswith("}")]
     last: dict[tuple[str, str], dict[str, Any]] = {}
     for r in raw:
         last[(r["arm"], r["task_id"])] = r
-    counted = {arm: [r for r in last.values() if r["arm"] == arm and not r.get("error")] for arm in ("baseline", "coach")}
+    finished = {arm: [r for r in last.values() if r["arm"] == arm and not r.get("error")] for arm in ("baseline", "coach")}
+    both_arms = {r["task_id"] for r in finished["baseline"]} & {r["task_id"] for r in finished["coach"]}
+    counted = {arm: [r for r in rows if r["task_id"] in both_arms] for arm, rows in finished.items()}
 
     report = build_report(load_results([tmp_path / "run"]))
     stats = {a.arm: a for a in report.arms}
     assert list(stats) == ["baseline", "coach"]
+    assert report.unpaired == sum(len(r) for r in finished.values()) - sum(len(r) for r in counted.values())
     for arm, rows in counted.items():
         wins = sum(r["verdict"] is True for r in rows)
         s = stats[arm]
         assert (s.n, s.successes) == (len(rows), wins)
         assert s.ci == wilson(wins, len(rows))
         assert s.unjudged == sum(r["verdict"] is None for r in rows)
-        assert s.mean_steps == pytest.approx(sum(r["steps"] for r in rows) / len(rows))
+        won = [r["steps"] for r in rows if r["verdict"] is True]
+        assert s.mean_steps == pytest.approx(sum(won) / len(won))  # successful runs only, as the paper reports
         assert s.mean_seconds == pytest.approx(sum(r["seconds"] for r in rows) / len(rows))
         assert s.total_tokens == sum(r["total_tokens"] for r in rows)
+        assert s.finished == len(finished[arm]) and s.all_successes == sum(r["verdict"] is True for r in finished[arm])
     assert stats["baseline"].errors == 1 and stats["coach"].errors == 0
 
     by_task = {arm: {r["task_id"]: r["verdict"] is True for r in rows} for arm, rows in counted.items()}
     shared = by_task["baseline"].keys() & by_task["coach"].keys()
+    both = sum(by_task["baseline"][t] and by_task["coach"][t] for t in shared)
     only_base = sum(by_task["baseline"][t] and not by_task["coach"][t] for t in shared)
     only_coach = sum(by_task["coach"][t] and not by_task["baseline"][t] for t in shared)
     (pair,) = report.paired
     assert (pair.a, pair.b, pair.n, pair.only_a, pair.only_b) == ("baseline", "coach", len(shared), only_base, only_coach)
     assert pair.p_value == mcnemar_exact(only_base, only_coach)
+    diff, low, high = _newcombe_independent(both, only_base, only_coach, len(shared) - both - only_base - only_coach)
+    assert pair.diff == pytest.approx(diff) and pair.diff_ci == pytest.approx((low, high), abs=1e-6)
 
     for site in SITES:
         rows = [r for r in counted["coach"] if r["site"] == site]
-        assert report.sites[site]["coach"] == (sum(r["verdict"] is True for r in rows), len(rows))
+        cell = report.sites[site]["coach"]
+        assert (cell.successes, cell.n) == (sum(r["verdict"] is True for r in rows), len(rows))
+        assert cell.ci == wilson(cell.successes, cell.n)
 
     ordered = sorted(counted["coach"], key=lambda r: r["order"])
     assert report.curves["coach"][9] == pytest.approx(sum(r["verdict"] is True for r in ordered[:10]) / 10)
@@ -158,6 +170,74 @@ def test_report_numbers_match_a_recount_of_the_raw_jsonl(tmp_path: Path, run_row
     assert sum(advice.by_trigger.values()) == len(advised)
 
 
+def _wilson_by_bisection(successes: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson's interval as the set of p the score test does not reject, found numerically (an independent check)."""
+    phat = successes / n
+
+    def inside(p: float) -> bool:
+        return (phat - p) ** 2 <= z * z * p * (1 - p) / n
+
+    def edge(lo: float, hi: float, want_inside_at_hi: bool) -> float:
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if inside(mid) == want_inside_at_hi:
+                hi = mid
+            else:
+                lo = mid
+        return (lo + hi) / 2
+
+    low = 0.0 if successes == 0 else edge(0.0, phat, True)
+    high = 1.0 if successes == n else edge(phat, 1.0, False)
+    return low, high
+
+
+def _newcombe_independent(a: int, b: int, c: int, d: int) -> tuple[float, float, float]:
+    """Newcombe (1998) method 10 from the paper's formulas, on bisection-found Wilson limits."""
+    n = a + b + c + d
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = _wilson_by_bisection(a + b, n)
+    l2, u2 = _wilson_by_bisection(a + c, n)
+    denominator = ((a + b) * (c + d) * (a + c) * (b + d)) ** 0.5
+    phi = (a * d - b * c) / denominator if denominator else 0.0
+    delta = p2 - p1
+    lower = delta - ((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2) ** 0.5
+    upper = delta + ((u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2) ** 0.5
+    return delta, lower, upper
+
+
+def test_wilson_matches_an_independent_solution_and_holds_its_rate_for_every_n() -> None:
+    for n in range(1, 101):
+        for successes in {0, 1, n // 2, n - 1, n}:
+            low, high = wilson(successes, n)
+            assert (low, high) == pytest.approx(_wilson_by_bisection(successes, n), abs=1e-9)
+            assert 0.0 <= low <= successes / n <= high <= 1.0  # never a negative error bar
+        assert wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "c", "d"), [(10, 0, 0, 0), (0, 0, 0, 7), (3, 0, 5, 2), (8, 1, 6, 15), (0, 4, 0, 0), (40, 9, 17, 34)]
+)
+def test_paired_difference_matches_newcombe(a: int, b: int, c: int, d: int) -> None:
+    diff, low, high = paired_difference(a, b, c, d)
+    assert (diff, low, high) == pytest.approx(_newcombe_independent(a, b, c, d), abs=1e-6)
+    assert -1.0 <= low <= diff <= high <= 1.0
+
+
+@pytest.mark.parametrize("n", [1, 3, 6, 7, 10, 12, 13, 25, 100])
+@pytest.mark.parametrize("all_succeed", [True, False])
+def test_report_at_0_and_100_percent_draws_and_writes_everything(tmp_path: Path, n: int, all_succeed: bool) -> None:
+    rng = random.Random(n)
+    rows = [
+        _row(rng, arm, i, success=all_succeed, verdict=all_succeed, site=SITES[0])
+        for i in range(n)
+        for arm in ("baseline", "coach")
+    ]
+    _write_run(tmp_path / "run", rows)
+    report, files = write_report([tmp_path / "run"])
+    assert [a.rate for a in report.arms] == [1.0 if all_succeed else 0.0] * 2
+    assert files.markdown.exists() and files.html.exists() and len(files.plots) == 2
+
+
 def test_report_files_markdown_plots_and_a_self_contained_page(tmp_path: Path, run_rows: list[dict[str, Any]]) -> None:
     _write_run(tmp_path / "run", run_rows)
     report, files = write_report([tmp_path / "run"])
@@ -166,7 +246,9 @@ def test_report_files_markdown_plots_and_a_self_contained_page(tmp_path: Path, r
     rate = f"{100 * coach.rate:.1f}%"
     ci = f"{100 * coach.ci[0]:.1f}% - {100 * coach.ci[1]:.1f}%"
     assert re.search(rf"\| coach \| {coach.n} \| {coach.successes} \| {re.escape(rate)} \| {re.escape(ci)} \|", md)
-    assert "## Paired comparison (exact McNemar test)" in md and "## Per site" in md and "## Coach interventions" in md
+    assert "## Paired comparison (exact McNemar test, difference with 95% CI)" in md and "## Per site" in md
+    assert "## Coach interventions" in md and "## Provenance" in md and "## Completion per arm" in md
+    assert "## Success rate by arm (paired tasks, 95% Wilson interval)" in md and "## success_by_arm" not in md
     assert "| baseline | GitHub--31 | ModelError: overloaded |" in md  # the error that was never run again
     assert [p.name for p in files.plots] == ["success_by_arm.png", "learning_curve.png", "per_site.png"]
     for plot in files.plots:
@@ -195,7 +277,7 @@ def test_results_file_reading_and_appending(tmp_path: Path, run_rows: list[dict[
     append_result(path, TaskResult.model_validate(run_rows[4]))
     assert [r.task_id for r in read_results(path)][-1] == run_rows[4]["task_id"]
     assert path.read_text().endswith("}\n")
-    assert ("baseline", "Allrecipes--0") in finished(read_results(path))
+    assert ("baseline", "Allrecipes--0", 0) in finished(read_results(path))
 
     lines = path.read_text().splitlines()
     lines[1] = '{"arm": "coach"'
@@ -229,3 +311,106 @@ def test_report_command(tmp_path: Path, run_rows: list[dict[str, Any]]) -> None:
     assert [a["arm"] for a in data["arms"]] == ["baseline", "coach"] and "results" not in data
     missing = runner.invoke(app, ["report", str(tmp_path / "none")])
     assert missing.exit_code == 1 and "error:" in missing.output and "no such file" in missing.output
+
+
+def _manifest(folder: Path, **over: Any) -> None:
+    data = {
+        "webcoach_version": "0.1.0",
+        "arms": ["baseline", "coach"],
+        "model": "openai:qwen2.5-vl-32b",
+        "base_url": "http://gpu-box:30000/v1",
+        "judge": "llm:openai:gpt-4o",
+        "task_source": "webvoyager:WebVoyager_data.jsonl sha256:abc",
+        "selection": {"sites": "Allrecipes", "limit": 40},
+        "tasks": [f"{SITES[i % 3]}--{i}" for i in range(32)],
+        "repeats": 1,
+        "max_steps": 30,
+        "seed": 42,
+        "order_seed": 7,
+        "started_at": "2026-11-20T10:00:00+00:00",
+        "finished_at": "2026-11-20T18:00:00+00:00",
+        **over,
+    }
+    (folder / "run.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_report_shows_provenance_flags_incomplete_runs_and_refuses_mixed_ones(
+    tmp_path: Path, run_rows: list[dict[str, Any]]
+) -> None:
+    _write_run(tmp_path / "a", run_rows)
+    _manifest(tmp_path / "a", tasks=[f"t{i}" for i in range(40)])  # planned 40 tasks, finished 31
+    report, files = write_report([tmp_path / "a"], plots=False)
+    prov = dict(report.provenance)
+    assert prov["agent model"] == "openai:qwen2.5-vl-32b" and prov["judge"] == "llm:openai:gpt-4o"
+    assert prov["task source"].startswith("webvoyager:") and prov["max steps"] == "30" and prov["order seed"] == "7"
+    assert prov["selection"] == "sites=Allrecipes, limit=40" and prov["started"].startswith("2026-11-20")
+    coach = next(a for a in report.arms if a.arm == "coach")
+    assert coach.planned == 40 and coach.finished == 31
+    assert any(w.startswith("INCOMPLETE: coach finished 31 of 40 planned runs") for w in report.warnings)
+    md = files.markdown.read_text()
+    assert "| agent model | openai:qwen2.5-vl-32b |" in md and "INCOMPLETE" in md
+
+    _write_run(tmp_path / "b", run_rows[:4])
+    _manifest(tmp_path / "b", judge="llm:anthropic:claude-sonnet-4-5")
+    with pytest.raises(ConfigError, match=r"differ in judge .*--allow-mixed"):
+        write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "merged", plots=False)
+    mixed, _ = write_report([tmp_path / "a", tmp_path / "b"], tmp_path / "merged", plots=False, allow_mixed=True)
+    assert any(w.startswith("MIXED RUNS: judge differs") for w in mixed.warnings)
+
+
+def test_latest_result_wins_by_time_not_by_folder_order(tmp_path: Path, run_rows: list[dict[str, Any]]) -> None:
+    row = {k: v for k, v in run_rows[0].items()}
+    newer = {**row, "success": True, "verdict": True, "finished_at": "2026-11-21T10:00:00Z"}
+    older = {**row, "success": False, "verdict": False, "finished_at": "2026-11-20T10:00:00Z"}
+    _write_run(tmp_path / "new", [newer])
+    _write_run(tmp_path / "old", [older])
+    for order in (["new", "old"], ["old", "new"]):
+        (kept,) = load_results([tmp_path / d for d in order])
+        assert kept.verdict is True
+
+
+def test_headline_rates_use_only_tasks_every_arm_finished(tmp_path: Path) -> None:
+    rng = random.Random(1)
+    rows = [_row(rng, "baseline", i, success=False, verdict=False) for i in range(10)]
+    rows += [_row(rng, "coach", i, success=True, verdict=True) for i in range(3)]  # the coach arm stopped at 3 of 10
+    _write_run(tmp_path / "run", rows)
+    report = build_report(load_results([tmp_path / "run"]))
+    assert [(a.arm, a.n) for a in report.arms] == [("baseline", 3), ("coach", 3)] and report.unpaired == 7
+    (pair,) = report.paired
+    assert pair.diff == 1.0 and pair.diff_ci[1] == 1.0 and pair.diff_ci[0] > 0
+
+
+def test_report_tables_are_not_cut_when_piped(tmp_path: Path, run_rows: list[dict[str, Any]]) -> None:
+    _write_run(tmp_path / "run", run_rows)
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--no-plots"])  # stdout is not a terminal here
+    assert shown.exit_code == 0, shown.output
+    assert "…" not in shown.output and "..." not in shown.output
+    coach = next(a for a in build_report(load_results([tmp_path / "run"])).arms if a.arm == "coach")
+    assert f"{100 * coach.ci[0]:.1f}% - {100 * coach.ci[1]:.1f}%" in shown.output and "Paired comparison" in shown.output
+
+
+def test_plots_show_zero_bars_and_coinciding_curves(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    rng = random.Random(3)
+    rows = [_row(rng, arm, i, success=False, verdict=False) for i in range(6) for arm in ("baseline", "coach")]
+    _write_run(tmp_path / "run", rows)
+    saved: list[Figure] = []
+    real = Figure.savefig
+
+    def keep(self: Figure, *args: Any, **kw: Any) -> None:
+        saved.append(self)
+        real(self, *args, **kw)
+
+    import unittest.mock
+
+    with unittest.mock.patch.object(Figure, "savefig", keep):
+        write_report([tmp_path / "run"])
+    bars, curve, sites = (fig.axes[0] for fig in saved)
+    assert all(patch.get_height() > 0 for patch in bars.patches)  # a 0% bar is still drawn
+    assert [t.get_text() for t in bars.texts] == ["0%", "0%"]
+    lines = curve.get_lines()
+    assert len(lines) == 2 and lines[0].get_linestyle() != lines[1].get_linestyle()  # both visible when they coincide
+    assert list(lines[0].get_ydata()) == list(lines[1].get_ydata())
+    assert all(patch.get_height() > 0 for patch in sites.patches)
+    assert curve.get_title().startswith("Learning curve")
