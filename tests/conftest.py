@@ -164,3 +164,68 @@ def chroma_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
             server.kill()
             server.wait()
         log.close()
+
+
+class FakeOpenAI:
+    """A real HTTP server on 127.0.0.1 speaking OpenAI's /v1/chat/completions; `answer(request) -> text` says what it
+    replies. Every request body is kept in `requests`. Stands in for vLLM / SGLang / Ollama / OpenAI (only the LLM)."""
+
+    def __init__(self, answer: Any) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                fake.requests.append(body)
+                if not self.path.endswith("/chat/completions"):
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                text = fake.answer(body)
+                reply = {
+                    "id": f"chatcmpl-{len(fake.requests)}",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+                }
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[Any]:
+    """make(answer) -> a running FakeOpenAI; all are stopped after the test."""
+    made: list[FakeOpenAI] = []
+
+    def make(answer: Any) -> FakeOpenAI:
+        made.append(FakeOpenAI(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()

@@ -72,7 +72,9 @@ async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tm
     tasks = with_answers(select(load_tasks(SAMPLE_TASKS), limit=2), load_answers(SAMPLE_ANSWERS))
     judge = answer_judge()
     seen: list[tuple[str, str]] = []
-    run = await evaluate(tasks, _config(out, chromium, judge=judge, concurrency=2), on_result=lambda r: seen.append((r.arm, r.task_id)))
+    run = await evaluate(
+        tasks, _config(out, chromium, judge=judge, concurrency=2), on_result=lambda r: seen.append((r.arm, r.task_id))
+    )
     assert run.planned == 4 and run.skipped == 0
 
     rows = _rows(out)

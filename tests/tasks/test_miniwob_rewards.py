@@ -49,7 +49,9 @@ async def _run(tmp_path: Path, chromium: str, steps: list[Any], task: str = "cli
 
 FORGE_END = {"evaluate": {"code": "(function(){ core.endEpisode(1.0, true); return 'ok'; })()"}}
 FORGE_GLOBAL = {
-    "evaluate": {"code": "(function(){ window.WEBCOACH_MINIWOB = {done: true, reward: 1, raw_reward: 1, task: 'click-button', seed: '3'}; return 'ok'; })()"}
+    "evaluate": {
+        "code": "(function(){ window.WEBCOACH_MINIWOB = {done: true, reward: 1, raw_reward: 1, task: 'click-button', seed: '3'}; return 'ok'; })()"
+    }
 }
 
 
