@@ -59,9 +59,12 @@ _PORTS = (20000, 40000)
 
 
 def webcoach_version() -> str:
-    from webcoach import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("webcoach")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def now_iso() -> str:

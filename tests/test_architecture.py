@@ -143,6 +143,7 @@ OWNERS = {
     "chromadb": {"webcoach.memory.store"},
     "anthropic": {"webcoach.llm_anthropic"},
     "langchain_core": {"webcoach.llm_langchain"},
+    "openai": {"webcoach.llm_openai"},
     "browser_use.agent": {"webcoach.hooks.browser_use"},
     "mcp": {"webcoach.hooks.mcp_server"},
 }

@@ -134,5 +134,5 @@ def test_real_requests_are_refused_in_tests_and_key_errors_say_how_to_fix(monkey
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-not-real-0000000000000000")
     ep = condense(_traj(), task="t", llm="anthropic:claude-sonnet-4-5")  # ALLOW_MODEL_REQUESTS is off: nothing is sent
     assert "requests are disabled" in ep.condenser
-    with pytest.raises(ConfigError, match="anthropic:MODEL_NAME"):
-        resolve_model("openai:gpt")
+    with pytest.raises(ConfigError, match="'anthropic:MODEL', 'openai:MODEL'"):
+        resolve_model("cohere:command")

@@ -169,7 +169,7 @@ def test_miniwob_pages_start_a_seeded_long_episode_and_keep_the_first_reward(tmp
             page.wait_for_function("core.EP_TIMER !== null")
             page.click("#subbtn2")  # the wrong button
             result = page.evaluate("window.WEBCOACH_MINIWOB")
-            assert result == {"done": True, "reward": -1, "raw_reward": -1, "reason": None}
+            assert result == {"done": True, "reward": -1, "raw_reward": -1, "reason": None, "task": "click-test-2", "seed": "3"}
             page.click("#sync-task-cover", force=True)  # would start a new episode on a stock page
             assert page.evaluate("window.WEBCOACH_MINIWOB") == result
             assert page.inner_text("#sync-task-cover") == "EPISODE OVER"
