@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from filelock import FileLock, Timeout
 from webcoach.errors import ConfigError
@@ -54,7 +55,8 @@ SAME_RUN = (
     "condenser_llm",
     "coach_llm",
 )
-_LOOPBACK = re.compile(r"(https?://)(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
+# A loopback host:port, with or without its scheme (condensed routes keep "127.0.0.1:PORT/path").
+_LOOPBACK = re.compile(r"\b(https?://)?(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
 _PORTS = (20000, 40000)
 
 
@@ -185,7 +187,8 @@ def localize(text: str, base: str | None) -> str:
     """Point loopback URLs (a locally served site, on whatever port another run used) at this run's site."""
     if base is None:
         return text
-    return _LOOPBACK.sub(base.rstrip("/"), text)
+    parts = urlsplit(base)
+    return _LOOPBACK.sub(lambda m: f"{m.group(1) or ''}{parts.netloc}", text)
 
 
 def import_memory(store: EpisodeStore, path: Path, base: str | None) -> tuple[int, int]:

@@ -27,6 +27,7 @@ from webcoach.memory.store import EpisodeStore
 from webcoach.tasks.evaluate import EvalConfig, evaluate
 from webcoach.tasks.judge import BrowserUseJudge
 from webcoach.tasks.miniwob import build_site, miniwob_tasks
+from webcoach.tasks.report import write_report
 from webcoach.tasks.results import read_results
 from webcoach.tasks.taskset import SAMPLE_ANSWERS, SAMPLE_TASKS, Task, load_answers, load_tasks, select, with_answers
 
@@ -412,3 +413,44 @@ async def test_shards_on_one_chroma_server_share_the_coach_arms_memory(
     with EpisodeStore(url=url, namespace="eval-bench-1-coach") as store:
         assert store.count() == 2
     assert not (tmp_path / "shard-1" / "stores").exists()  # nothing embedded when a server is used
+
+
+@pytest.mark.slow
+async def test_memory_of_the_same_tasks_never_hands_over_answers_and_local_routes_survive_a_new_port(
+    tmp_path: Path, chromium: str
+) -> None:
+    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    first = tmp_path / "first"
+    await evaluate(tasks, _config(first, chromium, arms=("coach",)))
+    old_port = json.loads((first / "run.json").read_text())["site_port"]
+    memory = tmp_path / "memory.jsonl"
+    with EpisodeStore(path=first / "stores" / "coach") as store:
+        assert store.export(memory) == 2
+    assert f"127.0.0.1:{old_port}" in memory.read_text()
+
+    # Another run (another name, so another port) of the same tasks, coached from that memory.
+    second = tmp_path / "again"
+    run = await evaluate(tasks, _config(second, chromium, arms=("frozen",), memory=memory))
+    new_port = json.loads((second / "run.json").read_text())["site_port"]
+    assert new_port != old_port
+    by_task = {r.task_id: r for r in run.results}
+    remembered = {json.loads(line)["task"]: json.loads(line)["id"] for line in memory.read_text().splitlines()}
+    for task in tasks:
+        row = by_task[task.id]
+        own = remembered[task.question]
+        assert row.excluded_episodes == [own]  # its own earlier run was in memory, and kept out
+        cited = {i for a in row.interventions for i in a.episode_ids}
+        assert own not in cited and all(ANSWERS[task.id] not in a.text for a in row.interventions)
+        # routes name this run's port, and a page on the remembered route is not called off it
+        assert all(f":{old_port}" not in a.text and "catalog.html, off that route" not in a.text for a in row.interventions)
+    # the other task's episode still coaches (it is not this task's), at this run's address
+    assert by_task["Acme Books--1"].interventions[0].episode_ids == [remembered[tasks[0].question]]
+    with EpisodeStore(path=second / "stores" / "frozen") as store:
+        starts = {e.start_url for e in store.list()}
+    assert starts and all(s and s.startswith(f"http://127.0.0.1:{new_port}/") for s in starts)
+    report, _ = write_report([second], plots=False)
+    assert next(a for a in report.arms if a.arm == "frozen").excluded == 2
+
+    # --resume serves on the same port again, so the routes the coach arm stored still lead somewhere
+    await evaluate(tasks, _config(first, chromium, arms=("coach",), resume=True))
+    assert json.loads((first / "run.json").read_text())["site_port"] == old_port
