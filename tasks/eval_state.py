@@ -93,7 +93,8 @@ def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
 def check_resume(out_dir: Path, before: dict[str, Any] | None, manifest: dict[str, Any]) -> None:
     if before is None:
         return
-    changed = [k for k in SAME_RUN if before.get(k) != manifest.get(k)]
+    # Keys an older webcoach did not record are not compared: its runs can still be resumed.
+    changed = [k for k in SAME_RUN if k in before and before.get(k) != manifest.get(k)]
     if changed:
         raise ConfigError(
             f"{out_dir} was started with other {', '.join(changed)}: resume with the options it was started with, "

@@ -15,11 +15,15 @@ from webcoach.memory.store import EpisodeStore
 def _agent(tmp_path: Path, chromium: str) -> object:
     from browser_use import Agent
 
-    return Agent(task="t", llm=ScriptedLLM([]), browser_profile=make_browser_profile(tmp_path / "profile", executable_path=chromium))
+    return Agent(
+        task="t", llm=ScriptedLLM([]), browser_profile=make_browser_profile(tmp_path / "profile", executable_path=chromium)
+    )
 
 
 @pytest.mark.usefixtures("offline_browser_use")
-def test_a_coached_agent_sends_no_telemetry_unless_the_user_set_it(tmp_path: Path, chromium: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_coached_agent_sends_no_telemetry_unless_the_user_set_it(
+    tmp_path: Path, chromium: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("ANONYMIZED_TELEMETRY", raising=False)
     agent = _agent(tmp_path, chromium)
     agent.telemetry._posthog_client = object()  # type: ignore[attr-defined]  # as if it had been switched on

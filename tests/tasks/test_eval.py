@@ -284,7 +284,7 @@ def test_ctrl_c_loses_no_finished_run_and_resume_completes_the_rest(tmp_path: Pa
     kept = read_results(out / "results.jsonl")
     assert 1 <= len(kept) < 6
     assert all(r.final_answer == "SPQR" and r.steps == 4 for r in kept)  # an interrupted run is not written as a result
-    leftovers = _chromium_pids_under(scratch)
+    leftovers = _chromium_pids_under(scratch) + _chromium_pids_under(out / "profiles")
     for pid in leftovers:  # ours: clean up before failing
         os.kill(pid, signal.SIGKILL)
     assert leftovers == [], "Ctrl-C left browsers running"
