@@ -137,7 +137,7 @@ def tables(report: Report) -> list[Table]:
                         str(p.only_a),
                         str(p.only_b),
                         f"{100 * p.diff:+.1f} pts",
-                        _ci(p.diff_ci),
+                        f"{100 * p.diff_ci[0]:+.1f} to {100 * p.diff_ci[1]:+.1f} pts",
                         _p(p.p_value),
                     ]
                     for p in report.paired
