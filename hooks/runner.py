@@ -79,7 +79,6 @@ class RunOptions:
     exclude_actions: tuple[str, ...] = ()  # e.g. ("evaluate",): no page scripts from the agent (MiniWoB rewards)
     calculate_cost: bool = False  # let browser-use price tokens (it fetches a price list)
     profile_dir: Path | None = None  # parent folder of the temp browser profile (default: the system temp dir)
-    on_profile: Callable[[Path], None] | None = None  # told the profile folder before the browser starts
 
 
 @dataclass(kw_only=True)
@@ -177,8 +176,6 @@ async def run_task(
     opts = options or RunOptions()
     chat = browser_llm(llm)
     with tempfile.TemporaryDirectory(prefix="webcoach-profile-", dir=opts.profile_dir) as tmp:
-        if opts.on_profile is not None:
-            opts.on_profile(Path(tmp))
         profile = make_browser_profile(Path(tmp) / "profile", headless=opts.headless, executable_path=opts.browser)
         agent_kwargs: dict[str, Any] = {"use_judge": False, **opts.agent_kwargs}
         if url:
