@@ -3,6 +3,7 @@ and on real MiniWoB++ pages, judged by a scripted judge (FunctionModel) or the i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -454,3 +455,48 @@ async def test_memory_of_the_same_tasks_never_hands_over_answers_and_local_route
     # --resume serves on the same port again, so the routes the coach arm stored still lead somewhere
     await evaluate(tasks, _config(first, chromium, arms=("coach",), resume=True))
     assert json.loads((first / "run.json").read_text())["site_port"] == old_port
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_leaves_browsers_that_resume_ends_and_memory_that_resume_keeps(tmp_path: Path) -> None:
+    script = tmp_path / "agent.json"
+    script.write_text(
+        json.dumps(
+            [[{"click": {"text": "Catalog"}}], [{"click": {"text": "History"}}], [{"done": {"text": "SPQR", "success": True}}]]
+        )
+    )
+    out = tmp_path / "run"
+    scratch = Path(tempfile.mkdtemp(prefix="wc-", dir="/tmp"))  # Chromium's socket path must stay short
+    command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--limit", "3", "--arms", "coach"]
+    command += ["--model", f"scripted:{script}", "--judge", "agent", "--out", str(out)]
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    browsers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not ((out / "results.jsonl").exists() and (out / "results.jsonl").read_text().count("\n") >= 1 and browsers):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before the kill"
+            time.sleep(0.1)
+            if (out / "results.jsonl").exists() and (out / "results.jsonl").read_text().count("\n") >= 1:
+                browsers = _chromium_pids_under(out / "profiles")  # the second task's browser is up
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        time.sleep(0.5)
+        left = _chromium_pids_under(out / "profiles")
+        assert left, "a SIGKILL leaves the running task's browser behind"
+        kept = read_results(out / "results.jsonl")
+        done = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "cleaned up after a killed run" in done.stderr
+        assert _chromium_pids_under(out / "profiles") == [] and list((out / "profiles").iterdir()) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in _chromium_pids_under(out / "profiles") + _chromium_pids_under(scratch):  # ours: never leave them
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(scratch, ignore_errors=True)
+    final = read_results(out / "results.jsonl")
+    assert [r.task_id for r in final[: len(kept)]] == [r.task_id for r in kept] and len(final) == 3
+    with EpisodeStore(path=out / "stores" / "coach") as store:
+        assert all(r.episode_id is not None and store.contains(r.episode_id) for r in final)
