@@ -6,9 +6,9 @@ import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from webcoach.condenser.urls import host_of
 
 SCHEMA_VERSION = 1
 
@@ -81,12 +81,7 @@ class Episode(BaseModel):
 
 
 def domain_of(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
+    host = host_of(url)
     if not host:
         return None
     return host[4:] if host.startswith("www.") else host

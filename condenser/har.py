@@ -12,10 +12,11 @@ import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from webcoach.condenser.redact import SENSITIVE_KEY, Redactor
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
+from webcoach.condenser.urls import split_url
 from webcoach.errors import InputError
 
 _NOT_PAGES = ("about:", "data:", "blob:", "chrome:", "chrome-error:")
@@ -94,7 +95,8 @@ def _failures(entries: list[Mapping[str, Any]], redactor: Redactor) -> tuple[Htt
 def _secret_values(entries: list[Mapping[str, Any]]) -> Iterator[str]:
     for entry in entries:
         request = _request(entry)
-        pairs = list(parse_qsl(urlsplit(str(request["url"])).query, keep_blank_values=True))
+        parts = split_url(str(request["url"]))
+        pairs = list(parse_qsl(parts.query, keep_blank_values=True)) if parts else []
         post = request.get("postData")
         if isinstance(post, Mapping):
             pairs += [(str(p.get("name")), str(p.get("value"))) for p in post.get("params") or [] if isinstance(p, Mapping)]

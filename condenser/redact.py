@@ -12,7 +12,9 @@ import html
 import json
 import re
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlunsplit
+
+from webcoach.condenser.urls import split_url
 
 MASK = "[REDACTED]"
 
@@ -99,9 +101,8 @@ class Redactor:
         """Drop credentials in the authority and mask sensitive query/fragment parameters, then scrub the rest."""
         if value is None:
             return None
-        try:
-            parts = urlsplit(value)
-        except ValueError:
+        parts = split_url(value)
+        if parts is None:
             return self.text(value)
         netloc = parts.netloc
         if "@" in netloc:

@@ -5,25 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from webcoach.condenser.episode import Episode, FailureKind, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
 from webcoach.condenser.trajectory import Step, Trajectory
+from webcoach.condenser.urls import short_url
 
 MAX_KEY_STEPS = 12
 MAX_FAILURES = 8
 LOOP_REPEATS = 3  # the same action on the same target this many times in a row is a loop
-
-
-def short_url(url: str | None) -> str:
-    """A URL as a person would name it in advice: host + path, no scheme/query noise."""
-    if not url:
-        return "?"
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https"):
-        path = parts.path if parts.path not in ("", "/") else "/"
-        return f"{parts.netloc}{path}"
-    return url[:80]
 
 
 def clip(text: str | None, limit: int = 120) -> str:
