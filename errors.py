@@ -29,3 +29,11 @@ class ModelError(WebcoachError):
 
 class ConfigError(WebcoachError):
     """A setting (argument or environment variable) has a value webcoach cannot use."""
+
+
+class NamespaceNotFoundError(StoreError):
+    """A read-only command named a namespace that does not exist (commands that only read never create one)."""
+
+
+class StoreUnavailableError(StoreError):
+    """The Chroma server cannot be reached or did not answer in time: every further call would fail the same way."""

@@ -68,8 +68,14 @@ class Coach:
     # --- retrieval and decision -------------------------------------------------------------------------------------
 
     async def retrieve(self, task: str, url: str | None = None) -> list[Hit]:
+        def search() -> list[Hit]:
+            # A step waits at most timeout_s for the coach: bound the server calls by it too, so a stopped server
+            # leaves no thread hanging behind the step.
+            with self.store.time_limit(self.config.timeout_s):
+                return self.store.search(task, url, self.config.k, weights=self.config.weights)
+
         # Chroma's client is synchronous: keep it off the agent's event loop.
-        return await asyncio.to_thread(self.store.search, task, url, self.config.k, weights=self.config.weights)
+        return await asyncio.to_thread(search)
 
     def allowed(self, advice: Advice, given: Sequence[Advice], step: int) -> bool:
         """The budget: a maximum per run, a gap between interventions, never the same advice twice."""

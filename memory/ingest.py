@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from webcoach.condenser.condense import acondense, condense
 from webcoach.condenser.episode import Episode
-from webcoach.errors import ConfigError, WebcoachError
+from webcoach.errors import ConfigError, StoreUnavailableError, WebcoachError
 from webcoach.memory.store import EpisodeStore
 
 Status = Literal["added", "duplicate", "error"]
@@ -76,6 +76,11 @@ def ingest_files(
         try:
             fresh = store.add_batch(episodes)
             failure: WebcoachError | None = None
+        except StoreUnavailableError:
+            # The server is down: every further batch would wait out the same timeout. Stop; nothing of this batch
+            # was stored, so none of it is reported (the caller says how far it got).
+            pending.clear()
+            raise
         except WebcoachError as exc:  # the store refused this batch: say so for its files and go on
             fresh, failure = set(), exc
         for path, item in pending:

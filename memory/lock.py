@@ -98,8 +98,10 @@ class StoreLock:
                 os.close(fd)
                 raise StoreLockedError(
                     f"another process (pid {pid}) is using the embedded store at {self.directory}; embedded Chroma is "
-                    f"single-process: start a server (chroma run --path {self.directory} --port 8000) and set "
-                    "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000"
+                    "single-process: for several processes, serve a separate directory (chroma run --path "
+                    f"{self.directory.parent / 'chroma-server'} --port 8000; never this one, its data would be corrupted), "
+                    "set WEBCOACH_CHROMA_URL=http://127.0.0.1:8000 and move episodes there with `webcoach memory export` "
+                    "then `webcoach memory import`"
                 )
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)

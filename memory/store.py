@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,14 @@ from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 from webcoach.condenser.episode import SCHEMA_VERSION, Episode, domain_of
-from webcoach.errors import ConfigError, EmbedderMismatchError, InputError, StoreError
+from webcoach.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    InputError,
+    NamespaceNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
 from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer
@@ -55,6 +63,33 @@ REEMBED_SUFFIX = ".reembed"  # the collection a reembed fills before it takes th
 SITES_SUFFIX = ".sites"  # episodes per site (sites.py)
 BATCH = 500  # records per Chroma add/get: large enough to amortise, small enough to stay under Chroma's max batch
 _CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError)
+PREFIX = "webcoach-"  # collection name = PREFIX + namespace
+# A fresh namespace on a server can be searched before its first writes reach the vector index: Chroma then says
+# "Nothing found on disk" for a short while. Retried this many times, then treated as no hits.
+_NOT_YET_INDEXED = "Nothing found on disk"
+_SEARCH_RETRIES = 3
+# The timeout of server calls made inside `EpisodeStore.time_limit(seconds)` (None: the store's own timeout).
+_CALL_TIMEOUT: ContextVar[float | None] = ContextVar("webcoach_chroma_call_timeout", default=None)
+
+
+def _timed_session(client: ClientAPI, timeout_s: float) -> None:
+    """Give every HTTP call of a Chroma HttpClient a timeout. Chroma builds its httpx session with timeout=None and has
+    no setting for it, so a stopped server would hang every call for ever; we set the session's timeout and let
+    `time_limit` shorten it per call (the coach's reads). Touches Chroma's private `_server._session`: pinned by
+    tests/memory/test_sick_server.py."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        return
+    session.timeout = httpx.Timeout(timeout_s)
+    plain = session.request
+
+    def request(*args: Any, **kwargs: Any) -> httpx.Response:
+        limit = _CALL_TIMEOUT.get()
+        if limit is not None and "timeout" not in kwargs:
+            kwargs["timeout"] = httpx.Timeout(limit)
+        return plain(*args, **kwargs)
+
+    session.request = request  # type: ignore[method-assign]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,14 +132,24 @@ class EpisodeStore:
         namespace: str | None = None,
         embedder: str | Embedder | None = None,
         home: str | os.PathLike[str] | None = None,
+        create: bool = True,
+        timeout_s: float | None = None,
     ) -> None:
+        """`create=False` opens only a namespace that exists (read-only use: a typo must not make a new, empty one);
+        `timeout_s` bounds every Chroma server call (default: $WEBCOACH_CHROMA_TIMEOUT, else 15 s)."""
         if path is not None and url is not None:
             raise ConfigError("give either path= (embedded store) or url= (Chroma server), not both")
         settings = resolve(
-            home=home, chroma_url=url, namespace=namespace, embedder=embedder if isinstance(embedder, str) else None
+            home=home,
+            chroma_url=url,
+            namespace=namespace,
+            embedder=embedder if isinstance(embedder, str) else None,
+            chroma_timeout_s=timeout_s,
         )
         self.namespace = settings.namespace
         self._model_dir = settings.embed_model_dir
+        self._create = create
+        self.timeout_s = settings.chroma_timeout_s
         self._lock: StoreLock | None = None
         self._closed = False
         server_url = settings.chroma_url if path is None else None
@@ -116,6 +161,8 @@ class EpisodeStore:
             # directory (say "x" and "./x") would corrupt it just as two processes do.
             chroma_dir = (Path(path).expanduser() if path is not None else settings.chroma_path).resolve()
             self.location = str(chroma_dir)
+            if not create and not chroma_dir.exists():
+                self._collection_missing([])
             self._lock = StoreLock(chroma_dir).acquire()
             try:
                 with self._wrap("open the embedded store"):
@@ -124,7 +171,10 @@ class EpisodeStore:
                 self._lock.release()
                 raise
         try:
-            requested: str | Embedder | None = embedder if not isinstance(embedder, str) else settings.embedder
+            # An Embedder object as given; a name from the argument or $WEBCOACH_EMBEDDER (checked like --embedder).
+            requested: str | Embedder | None = (
+                embedder if embedder is not None and not isinstance(embedder, str) else settings.embedder
+            )
             self._collection, self.embedder = self._open_collection(requested)
             ttl_s = SERVER_TTL_S if server_url is not None else None  # other processes write to a server
             self._sites = self._open_sites(ttl_s=ttl_s)
@@ -135,17 +185,50 @@ class EpisodeStore:
 
     # -- opening ---------------------------------------------------------------------------------------------------
 
+    def _unreachable(self, exc: BaseException) -> StoreUnavailableError:
+        parts = urlsplit(self.location)
+        reason = f"no answer in {self.timeout_s:g}s" if isinstance(exc, httpx.TimeoutException) else _one_line(exc)
+        return StoreUnavailableError(
+            f"cannot reach Chroma server at {self.location} ({reason}): check that it runs and answers "
+            f"(`chroma run --path DIR --host 127.0.0.1 --port {parts.port or 8000}`), or unset {ENV_CHROMA_URL}; "
+            f"slow server: raise WEBCOACH_CHROMA_TIMEOUT"
+        )
+
     def _connect(self, url: str) -> ClientAPI:
-        parts = urlsplit(url)
+        parts = urlsplit(url)  # checked by settings.check_chroma_url
         ssl = parts.scheme == "https"
+        port = parts.port or (443 if ssl else 8000)
         try:
-            port = parts.port or (443 if ssl else 8000)
-            return chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=port, ssl=ssl, settings=_chroma_settings())
+            # Chroma's client makes its first calls while it is built, with no timeout: ask first, with one.
+            httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=self.timeout_s).raise_for_status()
+            client = chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=port, ssl=ssl, settings=_chroma_settings())
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
         except _CHROMA_ERRORS as exc:
             raise StoreError(
-                f"cannot reach Chroma server at {url}: {_one_line(exc)}; start it with "
-                f"`chroma run --path DIR --host 127.0.0.1 --port {parts.port or 8000}` or unset {ENV_CHROMA_URL}"
+                f"cannot use the Chroma server at {url}: {_one_line(exc)}; check that it is a Chroma 1.x server "
+                f"(`chroma run --path DIR --host 127.0.0.1 --port {port}`) or unset {ENV_CHROMA_URL}"
             ) from exc
+        _timed_session(client, self.timeout_s)
+        return client
+
+    def _collection_missing(self, existing: Sequence[str]) -> None:
+        if existing:
+            raise NamespaceNotFoundError(
+                f"no namespace {self.namespace!r} at {self.location}: existing namespaces are "
+                f"{', '.join(sorted(existing))} (pick one with --namespace / WEBCOACH_NAMESPACE)"
+            )
+        raise NamespaceNotFoundError(
+            f"nothing stored at {self.location} yet (no namespace {self.namespace!r}): add episodes with "
+            "`webcoach ingest` or `webcoach run`"
+        )
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that exist where this store lives, sorted."""
+        with self._wrap("list the namespaces"):
+            names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+        # Side collections (site counts, a reembed's copy) carry a '.', which no namespace can.
+        return sorted(n[len(PREFIX) :] for n in names if n.startswith(PREFIX) and "." not in n)
 
     def _get_collection(self, name: str) -> Collection | None:
         with self._wrap("open the collection"):
@@ -170,6 +253,8 @@ class EpisodeStore:
             chosen = resolve_embedder(requested, self._model_dir)
         elif requested is not None:
             chosen = requested
+        if collection is None and not self._create:
+            self._collection_missing(self.namespaces())
         if collection is None:
             embedder = chosen or resolve_embedder(None, self._model_dir)
             metadata = {
@@ -270,8 +355,20 @@ class EpisodeStore:
             yield
         except StoreError:
             raise
+        except httpx.TransportError as exc:  # connection refused, reset or timed out: the server, not this call
+            raise self._unreachable(exc) from exc
         except _CHROMA_ERRORS as exc:
             raise StoreError(f"Chroma could not {action} ({self.location}): {_one_line(exc)}") from exc
+
+    @contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        """Server calls made in this block (in this thread or context) time out after `seconds` instead of the
+        store's `timeout_s`: the coach bounds its reads by its own step timeout."""
+        token = _CALL_TIMEOUT.set(seconds)
+        try:
+            yield
+        finally:
+            _CALL_TIMEOUT.reset(token)
 
     @property
     def _col(self) -> Collection:
@@ -287,6 +384,20 @@ class EpisodeStore:
     def _existing(self, ids: Sequence[str]) -> set[str]:
         with self._wrap("look up ids"):
             return set(self._col.get(ids=list(ids), include=[])["ids"])
+
+    def _really_added(self, fresh: Sequence[Episode], metadatas: Sequence[Metadata]) -> set[str]:
+        """The ids of `fresh` whose records hold what we wrote. Another client of a server may have added some of them
+        since `_existing` looked; Chroma then keeps the first record, so concurrent ingests would each count it. Our
+        record is the one with our created_at and body. Embedded, this process holds the store: no read needed."""
+        if self._lock is not None:
+            return {e.id for e in fresh}
+        back = self._col.get(ids=[e.id for e in fresh], include=["metadatas"])
+        ours = {e.id: (m.get("created_at"), m.get(BODY_KEY)) for e, m in zip(fresh, metadatas, strict=True)}
+        return {
+            i
+            for i, m in zip(back["ids"], back["metadatas"] or [], strict=True)
+            if (m.get("created_at"), m.get(BODY_KEY)) == ours.get(i)
+        }
 
     def _add(self, episodes: Iterable[Episode]) -> tuple[list[str], set[str]]:
         """(ids in order, ids newly stored): one existence query and one write per BATCH episodes."""
@@ -305,9 +416,10 @@ class EpisodeStore:
                 # No documents: Chroma would index them for full-text search, which nothing here uses.
                 metadatas = [encode(e) for e in fresh]
                 self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=metadatas)  # type: ignore[arg-type]
-                self._sites.change(Counter(str(m["site"]) for m in metadatas))
+                mine = self._really_added(fresh, metadatas)
+                self._sites.change(Counter(str(m["site"]) for e, m in zip(fresh, metadatas, strict=True) if e.id in mine))
                 self._site_cache.added([e.id for e in fresh], embeddings, metadatas)
-            return {e.id for e in fresh}
+            return mine
 
         for episode in episodes:
             if not isinstance(episode, Episode):
@@ -325,7 +437,8 @@ class EpisodeStore:
         return self._add([episode])[0][0]
 
     def add_batch(self, episodes: Sequence[Episode]) -> set[str]:
-        """Store episodes with one existence query and one write per 500; returns the ids that were not stored before."""
+        """Store episodes with one existence query and one write per 500; returns the ids this call really stored (not
+        those stored before, nor those another client of the same server stored meanwhile)."""
         return self._add(episodes)[1]
 
     def add_many(self, episodes: Iterable[Episode]) -> list[str]:
@@ -465,8 +578,17 @@ class EpisodeStore:
 
     def _nearest(self, query: np.ndarray, n: int, where: Where | None = None) -> dict[str, tuple[dict[str, Any], float]]:
         """id -> (metadata, similarity) of the n nearest records (matching `where`)."""
-        with self._wrap("search"):
-            result = self._col.query(query_embeddings=query, n_results=n, where=where, include=["metadatas", "distances"])
+        for attempt in range(_SEARCH_RETRIES + 1):
+            try:
+                with self._wrap("search"):
+                    result = self._col.query(query_embeddings=query, n_results=n, where=where, include=["metadatas", "distances"])
+                break
+            except StoreError as exc:
+                if _NOT_YET_INDEXED not in str(exc) or isinstance(exc, StoreUnavailableError):
+                    raise
+                if attempt == _SEARCH_RETRIES:
+                    return {}  # still being written: nothing to show yet
+                time.sleep(0.1 * 2**attempt)
         ids = result["ids"][0]
         metas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]

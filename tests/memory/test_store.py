@@ -17,7 +17,14 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 from webcoach.condenser.episode import SCHEMA_VERSION, Episode, Outcome, content_hash, domain_of
-from webcoach.errors import ConfigError, EmbedderMismatchError, InputError, StoreError, StoreLockedError
+from webcoach.errors import (
+    ConfigError,
+    EmbedderMismatchError,
+    InputError,
+    StoreError,
+    StoreLockedError,
+    StoreUnavailableError,
+)
 from webcoach.memory.embed import HashingEmbedder
 from webcoach.memory.lock import LOCK_NAME
 from webcoach.memory.migrations import MIGRATIONS, upgrade
@@ -338,7 +345,10 @@ def test_a_second_process_is_refused_while_one_holds_the_store(tmp_path: Path) -
         message = str(err.value)
         assert "\n" not in message
         assert f"another process (pid {holder.pid}) is using the embedded store at {path.resolve()}" in message
-        assert f"chroma run --path {path.resolve()}" in message and "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000" in message
+        # A server on the locked directory itself would corrupt it: the hint names a separate one and how to move data.
+        assert f"chroma run --path {path.resolve()} " not in message
+        assert f"chroma run --path {path.resolve().parent / 'chroma-server'} " in message
+        assert "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000" in message and "memory export" in message and "import" in message
     finally:
         holder.communicate("\n", timeout=30)
     assert holder.returncode == 0
@@ -421,7 +431,7 @@ def test_unreachable_server_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(StoreError) as err:
         EpisodeStore(embedder="hashing")
     message = str(err.value)
-    assert message.startswith(f"cannot reach Chroma server at {url}: ") and "\n" not in message
+    assert message.startswith(f"cannot reach Chroma server at {url} (") and "\n" not in message
     assert "chroma run" in message and "unset WEBCOACH_CHROMA_URL" in message
 
 
@@ -442,7 +452,7 @@ def test_two_clients_share_a_chroma_server(chroma_server: tuple[str, Any], monke
         # The server goes away under open stores: a one-line StoreError, not an httpx exception.
         server.terminate()
         server.wait(timeout=10)
-        with pytest.raises(StoreError, match=r"^Chroma could not search") as err:
+        with pytest.raises(StoreUnavailableError, match=r"^cannot reach Chroma server at .*Connection refused") as err:
             reader.search(TASKS[0])
         assert "\n" not in str(err.value)
     finally:
