@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from webcoach.condenser.episode import Episode
     from webcoach.condenser.trajectory import Step
     from webcoach.hooks.runner import StepEvent
+    from webcoach.memory.ingest import IngestResult
     from webcoach.memory.ranking import Hit
     from webcoach.memory.store import EpisodeStore
 
@@ -100,10 +101,30 @@ def one_line_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-def open_store(home: Path | None, namespace: str | None, chroma_url: str | None, embedder: str | None = None) -> EpisodeStore:
+def open_store(
+    home: Path | None, namespace: str | None, chroma_url: str | None, embedder: str | None = None, *, create: bool = True
+) -> EpisodeStore:
+    """`create=False` for commands that only read: a mistyped namespace is then an error, not a new empty namespace."""
     from webcoach.memory.store import EpisodeStore
 
-    return EpisodeStore(home=home, namespace=namespace, url=chroma_url, embedder=embedder)
+    return EpisodeStore(home=home, namespace=namespace, url=chroma_url, embedder=embedder, create=create)
+
+
+def at_least_one(value: int, option: str) -> int:
+    if value < 1:
+        from webcoach.errors import ConfigError
+
+        raise ConfigError(f"{option} must be 1 or more, not {value}")
+    return value
+
+
+TASK_WIDTH = 100  # a task longer than this is clipped in listings (`memory show` prints it whole)
+
+
+def clipped(text: str, width: int = TASK_WIDTH) -> str:
+    from webcoach.condenser.rules import clip
+
+    return clip(text, width)
 
 
 def progress_bar(*, disable: bool = False) -> Progress:
@@ -125,7 +146,12 @@ def print_json(data: Any) -> None:
 
 def episode_line(ep: Episode) -> str:
     colour = {"success": "green", "failure": "red"}.get(ep.outcome.value, "yellow")
-    return f"[bold]{ep.id}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {ep.domain or '-':<24} {ep.task}"
+    from rich.markup import escape
+
+    return (
+        f"[bold]{ep.id}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {escape(ep.domain or '-'):<24} "
+        f"{escape(clipped(ep.task))}"
+    )
 
 
 def show_episode(ep: Episode) -> None:
@@ -174,50 +200,64 @@ def ingest(
 ) -> None:
     """Condense run logs into episodes and store them. Re-ingesting the same log is a no-op."""
     from webcoach.condenser.playwright_mcp import expand_folders
-    from webcoach.memory.ingest import IngestResult, check_outcome, ingest_files
+    from webcoach.memory.ingest import check_outcome, ingest_files
 
     with one_line_errors():
         check_outcome(outcome)
     sources = expand_folders(sources)  # a Playwright MCP output folder stands for each trace in it
-    stored: list[IngestResult] = []  # reported as each batch is written: what an interrupt leaves stored
+    results: list[IngestResult] = []  # reported as each batch is written: what a stop leaves stored
 
     def done(result: IngestResult) -> None:
-        stored.append(result)
+        results.append(result)
         bar.advance(job)
 
-    with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store, progress_bar(disable=as_json) as bar:
-        job = bar.add_task("ingesting", total=len(sources))
+    with one_line_errors():
         try:
-            results = ingest_files(
-                store,
-                sources,
-                task=task,
-                outcome=outcome,
-                llm=llm,
-                secrets=secret or (),
-                on_file=lambda path: bar.update(job, description=f"ingesting {path.name}"),
-                on_done=done,
-            )
+            with open_store(home, namespace, chroma_url, embedder) as store, progress_bar(disable=as_json) as bar:
+                job = bar.add_task("ingesting", total=len(sources))
+                ingest_files(
+                    store,
+                    sources,
+                    task=task,
+                    outcome=outcome,
+                    llm=llm,
+                    secrets=secret or (),
+                    on_file=lambda path: bar.update(job, description=f"ingesting {path.name}"),
+                    on_done=done,
+                )
         except KeyboardInterrupt:
-            added = sum(r.status == "added" for r in stored)
+            print_ingest(results, as_json=as_json, total=len(sources))
+            added = sum(r.status == "added" for r in results)
             err.print(
-                f"interrupted: {added} added and stored, {len(sources) - len(stored)} files not ingested (run again for them)"
+                f"interrupted: {added} added and stored, {len(sources) - len(results)} files not ingested (run again for them)"
             )
             raise typer.Exit(130) from None
-    failed = [r for r in results if r.status == "error"]
+        except WebcoachError:
+            # Stopped part-way (the server went away): what was stored stays stored; say what that was.
+            if results:
+                print_ingest(results, as_json=as_json, total=len(sources))
+            raise
+    print_ingest(results, as_json=as_json, total=len(sources))
+    if any(r.status == "error" for r in results):
+        raise typer.Exit(1)
+
+
+def print_ingest(results: list[IngestResult], *, as_json: bool, total: int) -> None:
     if as_json:
         print_json([r.as_dict() for r in results])
-    else:
-        for r in results:
-            if r.status == "error":
-                err.print(f"[red]error:[/red] {r.error}")
-            else:
-                note = "" if r.condenser == "rules" or str(r.condenser).startswith("llm:") else f"  ({r.condenser})"
-                out.print(f"{r.status:<9} {r.id}  {r.outcome:<7} {r.file}{note}", markup=False)
-        added = sum(r.status == "added" for r in results)
-        out.print(f"{added} added, {sum(r.status == 'duplicate' for r in results)} already stored, {len(failed)} failed")
-    if failed:
-        raise typer.Exit(1)
+        return
+    for r in results:
+        if r.status == "error":
+            err.print(f"[red]error:[/red] {r.error}", markup=True, highlight=False)
+        else:
+            note = "" if r.condenser == "rules" or str(r.condenser).startswith("llm:") else f"  ({r.condenser})"
+            out.print(f"{r.status:<9} {r.id}  {r.outcome:<7} {r.file}{note}", markup=False)
+    added = sum(r.status == "added" for r in results)
+    failed = sum(r.status == "error" for r in results)
+    summary = f"{added} added, {sum(r.status == 'duplicate' for r in results)} already stored, {failed} failed"
+    if len(results) < total:
+        summary += f"; stopped after {len(results)} of {total} files (the rest were not read)"
+    out.print(summary, markup=False)
 
 
 @app.command()
@@ -241,11 +281,20 @@ def advise(
     from dataclasses import asdict
 
     from webcoach.coach.coach import Coach
+    from webcoach.errors import NamespaceNotFoundError
 
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
-        coach = Coach(store, llm=llm)
-        hits = asyncio.run(coach.retrieve(task, url))
-        advice = asyncio.run(coach.advise(task, url, hits=hits))
+    with one_line_errors():
+        try:
+            store = open_store(home, namespace, chroma_url, create=False)
+        except NamespaceNotFoundError as exc:
+            if exc.existing:  # a namespace typo: say which exist
+                raise
+            out.print("No advice: nothing is stored yet.")  # a fresh install: the coach would stay silent
+            return
+        with store:
+            coach = Coach(store, llm=llm)
+            hits = asyncio.run(coach.retrieve(task, url))
+            advice = asyncio.run(coach.advise(task, url, hits=hits))
     if as_json:
         print_json(
             {
@@ -268,7 +317,11 @@ def advise(
             f" + {w.usefulness}*(2*usefulness-1) + {w.same_site}*same_site   (over-fetch {w.overfetch}, k={coach.config.k},"
             f" advice needs similarity >= {coach.config.min_similarity})"
         )
-        table = Table("score", "sim", "recency", "useful", "site", "id", "outcome", "task")
+        # Fits 80 columns: ids and numbers never wrap; the task takes what is left, on one line, clipped.
+        table = Table(box=None, pad_edge=False)
+        for name in ("score", "sim", "recency", "useful", "site", "id", "outcome"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("task", no_wrap=True, overflow="ellipsis", min_width=12)
         for h in hits:
             table.add_row(
                 f"{h.score:.3f}",
@@ -278,7 +331,7 @@ def advise(
                 "yes" if h.same_site else "",
                 h.episode.id,
                 h.episode.outcome.value,
-                h.episode.task,
+                clipped(h.episode.task),
             )
         out.print(table)
         c = coach.config
@@ -490,14 +543,15 @@ def mcp(
 
 @memory_app.command("list")
 def memory_list(
-    limit: Annotated[int, typer.Option("--limit", help="Show at most this many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many (1 or more), newest first.")] = 50,
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     as_json: JsonOut = False,
 ) -> None:
     """List stored episodes, newest first."""
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+        at_least_one(limit, "--limit")
         episodes = store.list(limit=limit)
         total = store.count()
     if as_json:
@@ -521,7 +575,7 @@ def memory_show(
     as_json: JsonOut = False,
 ) -> None:
     """Show one episode in full."""
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         ep = store.get(episode_id)
     if as_json:
         print_json(ep.model_dump(mode="json"))
@@ -533,25 +587,25 @@ def memory_show(
 def memory_search(
     query: Annotated[str, typer.Argument(help="A task description to find similar past runs for.")],
     url: Annotated[str | None, typer.Option("--url", help="The site the task is on; same-site episodes rank higher.")] = None,
-    k: Annotated[int, typer.Option("-k", "--top", help="How many hits.")] = 5,
+    k: Annotated[int, typer.Option("-k", "--top", help="How many hits (1 or more).")] = 5,
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     as_json: JsonOut = False,
 ) -> None:
     """Find the stored episodes most relevant to a task (similarity, recency, usefulness, same site)."""
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
-        hits = store.search(query, url=url, k=k)
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+        hits = store.search(query, url=url, k=at_least_one(k, "-k/--top"))
     if as_json:
         print_json([hit_json(h) for h in hits])
         return
     if not hits:
-        out.print("no episodes stored yet in this namespace")
+        out.print("no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`")
         return
     for h in hits:
         out.print(f"{h.score:5.2f}  " + episode_line(h.episode))
         if h.episode.lessons:
-            out.print(f"       lesson: {h.episode.lessons[0]}", markup=False)
+            out.print(f"       lesson: {clipped(h.episode.lessons[0], 160)}", markup=False)
 
 
 @memory_app.command("stats")
@@ -559,7 +613,7 @@ def memory_stats(home: Home = None, namespace: Namespace = None, chroma_url: Chr
     """Counts by outcome and site, the embedder in use and where the data lives."""
     from dataclasses import asdict
 
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         stats = store.stats()
     data = asdict(stats)
     if as_json:
@@ -567,21 +621,23 @@ def memory_stats(home: Home = None, namespace: Namespace = None, chroma_url: Chr
         return
     table = Table(show_header=False, box=None)
     for key, value in data.items():
-        table.add_row(
-            key.replace("_", " "), ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
-        )
+        if isinstance(value, dict):
+            value = list(value.items())
+        # (name, count) pairs (by outcome, by site) read as "a: 3, b: 1", not as a Python list.
+        text = (", ".join(f"{k}: {v}" for k, v in value) or "-") if isinstance(value, list) else str(value)
+        table.add_row(key.replace("_", " "), text)
     out.print(table)
 
 
 @memory_app.command("forget")
 def memory_forget(
-    episode_id: Annotated[str, typer.Argument(metavar="ID")],
+    episode_id: Annotated[str, typer.Argument(metavar="ID", help="Episode id (as printed by list/search).")],
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Delete one episode."""
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         removed = store.forget(episode_id)
     if not removed:
         err.print(f"error: no episode {episode_id} in this namespace")
@@ -591,20 +647,22 @@ def memory_forget(
 
 @memory_app.command("export")
 def memory_export(
-    file: Annotated[Path, typer.Argument(metavar="FILE.jsonl")],
+    file: Annotated[Path, typer.Argument(metavar="FILE.jsonl", help="Where to write; replaced whole, never by an empty export.")],
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Write every episode of the namespace to a JSONL file (one episode per line)."""
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         n = store.export(file)
     out.print(f"exported {n} episodes to {file}")
 
 
 @memory_app.command("import")
 def memory_import(
-    file: Annotated[Path, typer.Argument(metavar="FILE.jsonl")],
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE.jsonl", help="A `webcoach memory export` file (the namespace is created if new).")
+    ],
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,

@@ -34,6 +34,10 @@ class ConfigError(WebcoachError):
 class NamespaceNotFoundError(StoreError):
     """A read-only command named a namespace that does not exist (commands that only read never create one)."""
 
+    def __init__(self, message: str, existing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.existing = existing  # the namespaces that do exist there (none: nothing is stored there at all)
+
 
 class StoreUnavailableError(StoreError):
     """The Chroma server cannot be reached or did not answer in time: every further call would fail the same way."""

@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
 from webcoach.condenser.llm_condenser import condense_llm
 from webcoach.condenser.redact import Redactor
-from webcoach.condenser.rules import condense_rules
-from webcoach.condenser.sources import load_trajectory
+from webcoach.condenser.rules import clip, condense_rules
+from webcoach.condenser.sources import load_trajectory, sensitive_values
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
 from webcoach.providers import resolve_model
 
+log = logging.getLogger("webcoach")
 
-def _task_for(traj: Trajectory, task: str | None) -> str:
+
+def _task_for(traj: Trajectory, task: str | None, redactor: Redactor) -> str:
     chosen = (task or traj.task or "").strip()
     if not chosen:
         raise InputError(f"{traj.source or 'this log'} does not say what the run was for: pass task='...' (CLI: --task)")
+    given = redactor.text(task) if task else None  # compared and logged redacted, as the log's own task is
+    if given and traj.task and " ".join(given.split()) != " ".join(traj.task.split()):
+        # Said, not silent: the log's own task is lost from the episode (and from what later searches match).
+        log.warning(
+            "webcoach: %s says its task was %r; stored with the task given instead (%r)",
+            traj.source or "the log",
+            clip(traj.task, 80),
+            clip(given, 80),
+        )
     return Redactor().text(chosen) or chosen
 
 
@@ -34,8 +46,12 @@ async def acondense(
     sensitive_data: Mapping[str, Any] | None = None,
 ) -> Episode:
     """Async form of `condense`, for use inside a running event loop (e.g. a browser-use hook)."""
+    secrets = tuple(secrets)  # read twice: by the parser and for the task
     traj = source if isinstance(source, Trajectory) else load_trajectory(source, secrets=secrets, sensitive_data=sensitive_data)
-    draft = condense_rules(traj, _task_for(traj, task), outcome=outcome, outcome_by=outcome_by)
+    redactor = Redactor(secrets)
+    for value in sensitive_values(sensitive_data):
+        redactor.add_secret(value)
+    draft = condense_rules(traj, _task_for(traj, task, redactor), outcome=outcome, outcome_by=outcome_by)
     if llm is None:
         return draft
     return await condense_llm(traj, draft, resolve_model(llm))

@@ -51,15 +51,16 @@ class Episode(BaseModel):
     what_worked: list[str] = Field(default_factory=list)
     lessons: list[str] = Field(default_factory=list)
     final_answer: str | None = None
-    step_count: int = 0
-    duration_s: float | None = None
+    step_count: int = Field(default=0, ge=0)
+    duration_s: float | None = Field(default=None, ge=0)
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source_kind: str
     content_hash: str
     condenser: str = "rules"
     # How often advice drawn from this episode preceded a success / a failure; maintained by the store.
-    helped: int = 0
-    hurt: int = 0
+    # Never negative: usefulness divides by helped + hurt + 2 (an imported helped=-1, hurt=-1 made it 0/0).
+    helped: int = Field(default=0, ge=0)
+    hurt: int = Field(default=0, ge=0)
 
     @model_validator(mode="before")
     @classmethod

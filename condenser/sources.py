@@ -13,6 +13,7 @@ from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
+from webcoach.settings import input_limits
 
 
 def load_trajectory(
@@ -27,14 +28,18 @@ def load_trajectory(
     for value in sensitive_values(sensitive_data):
         redactor.add_secret(value)
 
-    if isinstance(source, str | Path):
-        return _load_path(Path(source), redactor)
-    if hasattr(source, "history") and hasattr(source, "model_dump"):
-        from webcoach.condenser.browser_use_history import parse_history
+    name = str(source) if isinstance(source, str | Path) else "<dict>"
+    try:
+        if isinstance(source, str | Path):
+            return _load_path(Path(source), redactor)
+        if hasattr(source, "history") and hasattr(source, "model_dump"):
+            from webcoach.condenser.browser_use_history import parse_history
 
-        return parse_history(source, redactor)
-    if isinstance(source, Mapping):
-        return _from_json(source, redactor, "<dict>")
+            return parse_history(source, redactor)
+        if isinstance(source, Mapping):
+            return _from_json(source, redactor, name)
+    except RecursionError as exc:  # json.loads and every walk over nested data recurse
+        raise InputError(f"{name}: nested too deeply to be a trace, HAR or browser-use history") from exc
     raise InputError(
         f"cannot condense a {type(source).__name__}: pass a trace.zip, a .har, a browser-use history .json or an AgentHistoryList"
     )
@@ -47,10 +52,30 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
         raise InputError(
             f"{path}: is a directory with no Playwright MCP traces (traces/*.trace); pass the trace.zip, .trace or history .json inside it"
         )
-    if path.is_dir() or path.suffix == TRACE_SUFFIX or zipfile.is_zipfile(path) or path.suffix == ".zip":
+    if path.is_dir() or path.suffix == TRACE_SUFFIX:
         from webcoach.condenser.playwright_trace import parse_trace
 
         return parse_trace(path, redactor)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    # What a file is comes from its bytes, not its name: a HAR saved as .zip is still a HAR.
+    if head.startswith(b"PK") or zipfile.is_zipfile(path):
+        from webcoach.condenser.playwright_trace import parse_trace
+
+        return parse_trace(path, redactor)
+    if path.suffix == ".zip" and not head.lstrip().startswith((b"{", b"[")):
+        looks = "an empty file" if not head else "text" if _is_text(head) else "binary data"
+        raise InputError(f"{path}: named .zip but it is not a zip file (it looks like {looks}): expected a trace.zip")
+    limits = input_limits()
+    if size > limits.max_bytes:
+        raise InputError(
+            f"{path}: {size // (1024 * 1024)} MB, over the limit of {limits.max_bytes // (1024 * 1024)} MB for one log; "
+            "raise WEBCOACH_MAX_INPUT_MB if it is real"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -64,6 +89,14 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return _from_json(data, redactor, str(path))
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(b >= 32 or b in b"\t\r\n" for b in head)
 
 
 def _from_json(data: Mapping[str, Any], redactor: Redactor, name: str) -> Trajectory:

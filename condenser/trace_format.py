@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from webcoach.errors import InputError
+from webcoach.settings import InputLimits, input_limits
 
 TRACE_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.trace$")
 NETWORK_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.network$")
 
 
 def read_zip(path: Path) -> tuple[list[str], list[str]]:
+    limits = input_limits()
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -27,7 +29,8 @@ def read_zip(path: Path) -> tuple[list[str], list[str]]:
                     f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()"
                 )
             networks = sorted(n for n in names if NETWORK_FILE.search(n))
-            read = [archive.read(n).decode("utf-8", errors="replace").splitlines() for n in (*traces, *networks)]
+            budget = _Budget(path, limits)
+            read = [_member_lines(archive, n, budget) for n in (*traces, *networks)]
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
@@ -36,6 +39,41 @@ def read_zip(path: Path) -> tuple[list[str], list[str]]:
             f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again"
         ) from exc
     return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
+
+
+class _Budget:
+    """The bytes and lines still allowed across a zip's members (WEBCOACH_MAX_INPUT_MB / _LINES)."""
+
+    def __init__(self, path: Path, limits: InputLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self.bytes = limits.max_bytes
+        self.lines = limits.max_lines
+
+    def too_big(self, what: str) -> InputError:
+        return InputError(
+            f"{self.path}: {what}, over the limit of {self.limits.max_bytes // (1024 * 1024)} MB / "
+            f"{self.limits.max_lines} lines for one log; raise WEBCOACH_MAX_INPUT_MB / WEBCOACH_MAX_INPUT_LINES if it is real"
+        )
+
+
+def _member_lines(archive: zipfile.ZipFile, name: str, budget: _Budget) -> list[str]:
+    """A member's lines, read as a stream: the declared size is checked first (a zip bomb is refused before it is
+    inflated) and the real size and line count as it is read (headers can lie), so memory stays bounded."""
+    declared = archive.getinfo(name).file_size
+    if declared > budget.bytes:
+        raise budget.too_big(f"{name} inflates to {declared // (1024 * 1024)} MB")
+    lines: list[str] = []
+    with archive.open(name) as raw:
+        for line in raw:  # binary lines: no decoding of what will be refused anyway
+            budget.bytes -= len(line)
+            budget.lines -= 1
+            if budget.bytes < 0:
+                raise budget.too_big(f"{name} is bigger than it says")
+            if budget.lines < 0:
+                raise budget.too_big(f"{name} has too many lines")
+            lines.append(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+    return lines
 
 
 def events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -71,8 +71,9 @@ def rank_fields(meta: dict[str, Any]) -> RankFields:
     return RankFields(
         site=str(site) if site else None,
         created_at=float(meta.get("created_at", 0.0)),
-        helped=int(meta.get("helped", 0)),
-        hurt=int(meta.get("hurt", 0)),
+        # Never below 0: usefulness divides by helped + hurt + 2 (a record with helped=-1, hurt=-1 made it 0/0).
+        helped=max(0, int(meta.get("helped", 0))),
+        hurt=max(0, int(meta.get("hurt", 0))),
     )
 
 

@@ -15,6 +15,7 @@ types elsewhere; what needs no chromadb (record layout, ranking, site counts and
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections import Counter
@@ -55,6 +56,8 @@ from webcoach.memory.site_cache import SiteCache
 from webcoach.memory.sites import SERVER_TTL_S, SiteCounts
 from webcoach.memory.transfer import export_jsonl, read_jsonl
 from webcoach.settings import ENV_CHROMA_URL, resolve
+
+log = logging.getLogger("webcoach")
 
 __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
 
@@ -216,7 +219,8 @@ class EpisodeStore:
         if existing:
             raise NamespaceNotFoundError(
                 f"no namespace {self.namespace!r} at {self.location}: existing namespaces are "
-                f"{', '.join(sorted(existing))} (pick one with --namespace / WEBCOACH_NAMESPACE)"
+                f"{', '.join(sorted(existing))} (pick one with --namespace / WEBCOACH_NAMESPACE)",
+                tuple(sorted(existing)),
             )
         raise NamespaceNotFoundError(
             f"nothing stored at {self.location} yet (no namespace {self.namespace!r}): add episodes with "
@@ -561,20 +565,30 @@ class EpisodeStore:
         if sum(sim >= w.min_similarity for _, sim in found.values()) < k:
             # Too few of the site's own to fill k (or no URL): the nearest of all sites, ranked after them.
             found.update(self._nearest(query, n))
-        ranked = order(
-            ((i, rank_fields(meta), sim) for i, (meta, sim) in sorted(found.items())), url=url, now=now, weights=w, k=k
-        )
-        return [
-            Hit(
-                episode=self._episode(s.item, found[s.item][0]),
-                score=s.score,
-                similarity=s.similarity,
-                recency=s.recency,
-                usefulness=s.usefulness,
-                same_site=s.same_site,
+        candidates = []
+        for i, (meta, sim) in sorted(found.items()):
+            try:
+                candidates.append((i, rank_fields(meta), sim))
+            except (TypeError, ValueError) as exc:  # one bad record must not silence the coach: skip it, say so
+                log.warning("webcoach: search skipped episode %s in namespace %r (%s)", i, self.namespace, exc)
+        hits: list[Hit] = []
+        for s in order(candidates, url=url, now=now, weights=w, k=k):
+            try:
+                episode = self._episode(s.item, found[s.item][0])
+            except StoreError as exc:  # as above; `show`/`forget` by id still say what is wrong with it
+                log.warning("webcoach: search skipped a record: %s", exc)
+                continue
+            hits.append(
+                Hit(
+                    episode=episode,
+                    score=s.score,
+                    similarity=s.similarity,
+                    recency=s.recency,
+                    usefulness=s.usefulness,
+                    same_site=s.same_site,
+                )
             )
-            for s in ranked
-        ]
+        return hits
 
     def _nearest(self, query: np.ndarray, n: int, where: Where | None = None) -> dict[str, tuple[dict[str, Any], float]]:
         """id -> (metadata, similarity) of the n nearest records (matching `where`)."""

@@ -25,7 +25,8 @@ def why(exc: BaseException) -> str:
 
 
 def export_jsonl(episodes: Iterable[Episode], path: str | os.PathLike[str]) -> int:
-    """Write the episodes as JSONL; returns how many. The file appears whole or not at all."""
+    """Write the episodes as JSONL; returns how many. The file appears whole or not at all, and an export of nothing
+    never replaces an existing file (it may be the only backup, and the namespace a typo)."""
     target = Path(path)
     tmp = target.with_name(target.name + ".partial")
     written = 0
@@ -34,6 +35,9 @@ def export_jsonl(episodes: Iterable[Episode], path: str | os.PathLike[str]) -> i
             for episode in episodes:
                 out.write(episode.model_dump_json() + "\n")
                 written += 1
+        if written == 0 and target.exists():
+            tmp.unlink()
+            raise StoreError(f"there are no episodes to export, so {target} was left as it was: check the namespace (-n)")
         tmp.replace(target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
