@@ -8,6 +8,7 @@ hooks.runner, tasks.*). Splitting it would scatter the one file a user-facing ch
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,21 @@ def _root(
     ] = False,
 ) -> None:
     """Cross-session memory for browser agents: condense past runs into episodes, search them, coach new runs."""
+    show_warnings()
+
+
+class _ErrLines(logging.Handler):
+    """webcoach's warnings (a log whose task was replaced, a fallback embedder) as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err.print(self.format(record), markup=False, highlight=False)
+
+
+def show_warnings() -> None:
+    logger = logging.getLogger("webcoach")
+    if not any(isinstance(h, _ErrLines) for h in logger.handlers):
+        handler = _ErrLines(logging.WARNING)
+        logger.addHandler(handler)
 
 
 Home = Annotated[
@@ -313,27 +329,20 @@ def advise(
     if explain:
         w = coach.config.weights
         out.print(
-            f"\n[bold]Ranking[/bold]: score = {w.similarity}*similarity + {w.recency}*recency(half-life {w.half_life_days}d)"
-            f" + {w.usefulness}*(2*usefulness-1) + {w.same_site}*same_site   (over-fetch {w.overfetch}, k={coach.config.k},"
-            f" advice needs similarity >= {coach.config.min_similarity})"
+            f"\n[bold]Ranking[/bold]: score = {w.similarity}*similarity + {w.recency}*recency + {w.usefulness}*(2*usefulness-1)"
+            f"\n  + {w.same_site}*same_site; recency half-life {w.half_life_days}d, over-fetch {w.overfetch}, k={coach.config.k}"
+            f"\n  advice needs similarity >= {coach.config.min_similarity}"
         )
-        # Fits 80 columns: ids and numbers never wrap; the task takes what is left, on one line, clipped.
-        table = Table(box=None, pad_edge=False)
-        for name in ("score", "sim", "recency", "useful", "site", "id", "outcome"):
-            table.add_column(name, no_wrap=True)
-        table.add_column("task", no_wrap=True, overflow="ellipsis", min_width=12)
+        # Plain columns, not a rich Table: at 80 columns a Table squeezed the ids and wrapped tasks one word per line.
+        # Ids and numbers are never cut; the task gets what is left of the line, clipped.
+        id_width = max([2, *(len(h.episode.id) for h in hits)])
+        out.print(f"{'score':>5} {'sim':>5} {'rec':>4} {'use':>4} site {'id':<{id_width}} outcome task", markup=False)
         for h in hits:
-            table.add_row(
-                f"{h.score:.3f}",
-                f"{h.similarity:.3f}",
-                f"{h.recency:.2f}",
-                f"{h.usefulness:.2f}",
-                "yes" if h.same_site else "",
-                h.episode.id,
-                h.episode.outcome.value,
-                clipped(h.episode.task),
+            line = (
+                f"{h.score:5.3f} {h.similarity:5.3f} {h.recency:4.2f} {h.usefulness:4.2f} "
+                f"{'yes' if h.same_site else '':<4} {h.episode.id:<{id_width}} {h.episode.outcome.value:<7} "
             )
-        out.print(table)
+            out.print(line + clipped(h.episode.task, max(20, out.width - len(line))), markup=False)
         c = coach.config
         out.print(
             f"budget: at most {c.max_interventions} interventions per run, {c.min_steps_between} steps apart; coach timeout {c.timeout_s}s"

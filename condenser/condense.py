@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any
 
 from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
@@ -80,6 +80,19 @@ def condense(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run(coro)
     coro.close()
     raise RuntimeError("condense() was called inside a running event loop: use `await acondense(...)` there")
+
+
+def _run(coro: Coroutine[Any, Any, Episode]) -> Episode:
+    # Not asyncio.run: it turns Ctrl-C into a cancellation that the (synchronous) parsing never sees, so an ingest
+    # could not be interrupted while it reads a file. A plain loop lets KeyboardInterrupt through at once.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
