@@ -8,7 +8,6 @@ hooks.runner, tasks.*). Splitting it would scatter the one file a user-facing ch
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,21 +58,6 @@ def _root(
     ] = False,
 ) -> None:
     """Cross-session memory for browser agents: condense past runs into episodes, search them, coach new runs."""
-    show_warnings()
-
-
-class _ErrLines(logging.Handler):
-    """webcoach's warnings (a log whose task was replaced, a fallback embedder) as plain lines on stderr."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        err.print(self.format(record), markup=False, highlight=False)
-
-
-def show_warnings() -> None:
-    logger = logging.getLogger("webcoach")
-    if not any(isinstance(h, _ErrLines) for h in logger.handlers):
-        handler = _ErrLines(logging.WARNING)
-        logger.addHandler(handler)
 
 
 Home = Annotated[
