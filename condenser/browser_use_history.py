@@ -6,6 +6,7 @@ browser-use is not imported here: a live history is read through its `model_dump
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -90,7 +91,7 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     for item in items:
         state = item.get("state") or {}
         url = _page_url(state.get("url"))
-        started_at, duration = _timing(item.get("metadata"))
+        started_at, duration, _ = _timing(item.get("metadata"))
         thought = _thought(item.get("model_output"))
         results = [r if isinstance(r, Mapping) else {} for r in item.get("result") or []]
         actions = _actions(item)
@@ -127,7 +128,7 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
         raise InputError(f"{name}: the history has items but no actions or results: nothing to condense")
 
     starts = [t for t in (_timing(item.get("metadata"))[0] for item in items) if t is not None]
-    ends = [_number((item.get("metadata") or {}).get("step_end_time")) for item in items]
+    ends = [_timing(item.get("metadata"))[2] for item in items]
     last_end = max((e for e in ends if e is not None), default=None)
     judge_success, judge_reason = _judgement(judgement, redactor)
     return Trajectory(
@@ -343,16 +344,20 @@ def _page_url(url: object) -> str | None:
     return url
 
 
-def _timing(metadata: object) -> tuple[float | None, float | None]:
+def _timing(metadata: object) -> tuple[float | None, float | None, float | None]:
+    """(start, duration, end) of a step, each None when missing or not a number."""
     if not isinstance(metadata, Mapping):
-        return None, None
+        return None, None, None
     start = _number(metadata.get("step_start_time"))
     end = _number(metadata.get("step_end_time"))
-    return start, (round(end - start, 3) if start is not None and end is not None else None)
+    return start, (round(end - start, 3) if start is not None and end is not None else None), end
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    # Finite only: Python's json reads NaN and Infinity, and one of them would poison every sum and round().
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _clean(redactor: Redactor, text: object, limit: int, *, squeeze: bool = False) -> str | None:

@@ -80,9 +80,11 @@ def condense(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run(coro)
-    coro.close()
-    raise RuntimeError("condense() was called inside a running event loop: use `await acondense(...)` there")
+        pass  # no loop running: the usual case
+    else:
+        coro.close()
+        raise RuntimeError("condense() was called inside a running event loop: use `await acondense(...)` there")
+    return _run(coro)
 
 
 def _run(coro: Coroutine[Any, Any, Episode]) -> Episode:

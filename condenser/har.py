@@ -9,6 +9,7 @@ headers and cookies are never kept.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -164,7 +165,10 @@ def _status(response: Mapping[str, Any]) -> int | None:
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    # Finite only: Python's json reads NaN and Infinity, and int(nan) raises.
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _request(entry: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -368,7 +368,7 @@ def _clock_offset(raw: _Raw) -> float | None:
 def _documents(raw: _Raw) -> list[tuple[float, int]]:
     docs = []
     for res in raw.resources:
-        frame = res.get("_frameref")
+        frame = str_(res, "_frameref")
         if res.get("_resourceType") != "document" or (raw.main_frames and frame not in raw.main_frames):
             continue
         when, status = num(res, "_monotonicTime"), num(dict_(res, "response"), "status")

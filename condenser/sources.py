@@ -40,6 +40,12 @@ def load_trajectory(
             return _from_json(source, redactor, name)
     except RecursionError as exc:  # json.loads and every walk over nested data recurse
         raise InputError(f"{name}: nested too deeply to be a trace, HAR or browser-use history") from exc
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as exc:
+        # The parsers check every field they read (tests/condenser/test_fuzz.py mutates real logs to keep it so); a
+        # shape they still missed is a bad file, not a reason to stop a whole ingest with a traceback.
+        raise InputError(
+            f"{name}: not a readable trace, HAR or browser-use history ({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
     raise InputError(
         f"cannot condense a {type(source).__name__}: pass a trace.zip, a .har, a browser-use history .json or an AgentHistoryList"
     )
@@ -89,6 +95,11 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return _from_json(data, redactor, str(path))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else "no detail"
 
 
 def _is_text(head: bytes) -> bool:

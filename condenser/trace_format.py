@@ -4,6 +4,7 @@ type-safe access to fields that changed names and types across Playwright's trac
 from __future__ import annotations
 
 import json
+import math
 import re
 import zipfile
 import zlib
@@ -33,7 +34,7 @@ def read_zip(path: Path) -> tuple[list[str], list[str]]:
             read = [_member_lines(archive, n, budget) for n in (*traces, *networks)]
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, UnicodeDecodeError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(
             f"{path}: not a readable trace.zip ({reason}); the file is truncated or corrupt, record it again"
@@ -114,7 +115,10 @@ def str_(d: Mapping[str, Any], key: str) -> str | None:
 
 def num(d: Mapping[str, Any], key: str) -> float | None:
     value = d.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    # Finite only: Python's json reads NaN and Infinity, which break int() and every sum.
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def dict_(d: Mapping[str, Any], key: str) -> dict[str, Any]:
