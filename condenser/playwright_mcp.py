@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from webcoach.condenser.trace_format import Budget, read_lines
 from webcoach.errors import InputError
+from webcoach.settings import input_limits
 
 TRACE_SUFFIX = ".trace"
 _STAMP = re.compile(r"(\d{10,})")  # trace-<epoch ms>: the session's start, which orders traces better than mtime
@@ -66,11 +68,20 @@ def read_live_trace(trace: Path) -> tuple[list[str], list[str]]:
             )
         trace = traces[0]
     network = trace.with_suffix(".network")
+    budget = Budget(trace, input_limits())  # capped like a trace.zip's members, and read as a stream too
     try:
-        events = trace.read_text(encoding="utf-8", errors="replace").splitlines()
-        lines = network.read_text(encoding="utf-8", errors="replace").splitlines() if network.is_file() else []
+        events = _read(trace, budget)
+        lines = _read(network, budget) if network.is_file() else []
     except FileNotFoundError as exc:
         raise InputError(f"{trace}: no such file") from exc
     except OSError as exc:
         raise InputError(f"{trace}: cannot read the trace ({exc.strerror or exc})") from exc
     return events, lines
+
+
+def _read(path: Path, budget: Budget) -> list[str]:
+    size = path.stat().st_size
+    if size > budget.bytes:
+        raise budget.too_big(f"{path.name} is {size // (1024 * 1024)} MB")
+    with path.open("rb") as raw:
+        return read_lines(raw, path.name, budget)

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from webcoach.errors import InputError
 from webcoach.settings import InputLimits, input_limits
@@ -30,7 +30,7 @@ def read_zip(path: Path) -> tuple[list[str], list[str]]:
                     f"{path}: a zip but not a Playwright trace (no trace.trace inside); pass the file from tracing.stop()"
                 )
             networks = sorted(n for n in names if NETWORK_FILE.search(n))
-            budget = _Budget(path, limits)
+            budget = Budget(path, limits)
             read = [_member_lines(archive, n, budget) for n in (*traces, *networks)]
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
@@ -42,8 +42,8 @@ def read_zip(path: Path) -> tuple[list[str], list[str]]:
     return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
 
 
-class _Budget:
-    """The bytes and lines still allowed across a zip's members (WEBCOACH_MAX_INPUT_MB / _LINES)."""
+class Budget:
+    """The bytes and lines still allowed across the files of one log (WEBCOACH_MAX_INPUT_MB / _LINES)."""
 
     def __init__(self, path: Path, limits: InputLimits) -> None:
         self.path = path
@@ -58,22 +58,27 @@ class _Budget:
         )
 
 
-def _member_lines(archive: zipfile.ZipFile, name: str, budget: _Budget) -> list[str]:
+def _member_lines(archive: zipfile.ZipFile, name: str, budget: Budget) -> list[str]:
     """A member's lines, read as a stream: the declared size is checked first (a zip bomb is refused before it is
     inflated) and the real size and line count as it is read (headers can lie), so memory stays bounded."""
     declared = archive.getinfo(name).file_size
     if declared > budget.bytes:
         raise budget.too_big(f"{name} inflates to {declared // (1024 * 1024)} MB")
-    lines: list[str] = []
     with archive.open(name) as raw:
-        for line in raw:  # binary lines: no decoding of what will be refused anyway
-            budget.bytes -= len(line)
-            budget.lines -= 1
-            if budget.bytes < 0:
-                raise budget.too_big(f"{name} is bigger than it says")
-            if budget.lines < 0:
-                raise budget.too_big(f"{name} has too many lines")
-            lines.append(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+        return read_lines(raw, name, budget)
+
+
+def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[str]:
+    """The lines of a stream, charged to `budget`; refused as soon as it runs out."""
+    lines: list[str] = []
+    for line in raw:  # binary lines: no decoding of what will be refused anyway
+        budget.bytes -= len(line)
+        budget.lines -= 1
+        if budget.bytes < 0:
+            raise budget.too_big(f"{name} is bigger than it says")
+        if budget.lines < 0:
+            raise budget.too_big(f"{name} has too many lines")
+        lines.append(line.decode("utf-8", errors="replace").rstrip("\r\n"))
     return lines
 
 

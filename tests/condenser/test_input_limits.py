@@ -62,3 +62,16 @@ def test_deeply_nested_json_is_an_input_error_and_the_batch_goes_on(tmp_path: Pa
     with EpisodeStore(embedder="hashing") as store:
         results = ingest_files(store, [deep, deep_har, GOOD])
     assert [r.status for r in results] == ["error", "error", "added"]
+
+
+def test_a_live_trace_is_capped_like_a_zip(shop_trace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live = tmp_path / "traces" / "trace-1795579762000.trace"
+    live.parent.mkdir()
+    live.write_bytes(zipfile.ZipFile(shop_trace).read("trace.trace"))
+    assert condense(live, task="t").step_count > 0
+    monkeypatch.setenv("WEBCOACH_MAX_INPUT_LINES", "5")
+    with pytest.raises(InputError, match=r"trace-1795579762000\.trace has too many lines"):
+        condense(live, task="t")
+    monkeypatch.setenv("WEBCOACH_MAX_INPUT_MB", "0.001")
+    with pytest.raises(InputError, match=r"over the limit of 0 MB"):
+        condense(live, task="t")
