@@ -114,3 +114,17 @@ def test_an_unknown_outcome_is_refused_where_it_is_set(tmp_path: Path) -> None:
         watcher.outcome = "succes"
     watcher.outcome = "failure"
     assert watcher.outcome == "failure"
+
+
+async def test_a_script_that_tries_a_placeholder_url_is_still_stored(
+    context: BrowserContext, site: str, store: EpisodeStore
+) -> None:
+    """Agents and scripts try URLs such as https://[website].com/r; the failed navigation is in the trace, and the run
+    is stored (it raised ValueError from deep inside condensing, into the script, before)."""
+    async with watch(Coach(store), context, task=TASK) as w:
+        page = await browse_to_history(context, site)
+        with pytest.raises(PlaywrightError):
+            await page.goto("https://[website].com/r")
+        w.outcome = "failure"
+    assert w.episode is not None and store.get(w.episode.id).outcome is Outcome.FAILURE
+    assert "[website]" in store.get(w.episode.id).model_dump_json()
