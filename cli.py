@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from webcoach.errors import WebcoachError
@@ -94,7 +95,7 @@ def one_line_errors() -> Iterator[None]:
     try:
         yield
     except WebcoachError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)  # messages quote paths and URLs: no markup
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -146,8 +147,6 @@ def print_json(data: Any) -> None:
 
 def episode_line(ep: Episode) -> str:
     colour = {"success": "green", "failure": "red"}.get(ep.outcome.value, "yellow")
-    from rich.markup import escape
-
     return (
         f"[bold]{ep.id}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {escape(ep.domain or '-'):<24} "
         f"{escape(clipped(ep.task))}"
@@ -248,7 +247,7 @@ def print_ingest(results: list[IngestResult], *, as_json: bool, total: int) -> N
         return
     for r in results:
         if r.status == "error":
-            err.print(f"[red]error:[/red] {r.error}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(r.error or '')}", markup=True, highlight=False)
         else:
             note = "" if r.condenser == "rules" or str(r.condenser).startswith("llm:") else f"  ({r.condenser})"
             out.print(f"{r.status:<9} {r.id}  {r.outcome:<7} {r.file}{note}", markup=False)

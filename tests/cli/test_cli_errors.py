@@ -246,3 +246,12 @@ def test_interrupted_ingest_prints_what_it_stored(tmp_path: Path) -> None:
     assert err.strip().splitlines()[-1] == "interrupted"
     with EpisodeStore() as store:
         assert store.count() == 1
+
+
+def test_error_lines_print_brackets_as_they_are(tmp_path: Path) -> None:
+    """Paths and URLs in messages are not rich markup (a "[/b]" in a path raised MarkupError, "[bold]" vanished)."""
+    odd = tmp_path / "runs[" / "b].zip"
+    code, out, err = invoke("ingest", str(odd), str(tmp_path / "[bold]x.json"), "--task", TASK)
+    assert code == 1 and f"{odd}: no such file" in err and "[bold]x.json: no such file" in err, (out, err)
+    code, _, err = invoke("memory", "show", "[/b]", "-n", "nothing-[here]")
+    assert code == 1 and len(err.strip().splitlines()) == 1
