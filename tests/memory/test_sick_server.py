@@ -94,7 +94,7 @@ def test_a_fresh_namespace_being_written_can_be_searched(chroma_server: tuple[st
     reader: Nothing found on disk" for a while (15 times in 3 rounds when this was written); never an error here."""
     url, _ = chroma_server
     base = condense(HISTORIES[0], task=TASK)
-    for round_ in range(2):
+    for round_ in range(3):
         namespace = f"fresh-{round_}"
         EpisodeStore(url=url, namespace=namespace, embedder="hashing").close()
 
@@ -103,7 +103,7 @@ def test_a_fresh_namespace_being_written_can_be_searched(chroma_server: tuple[st
                 for i in range(100):
                     writer.add(base.model_copy(update={"id": f"{k}-{i}", "task": f"{TASK} #{k}-{i}"}))
 
-        writers = [threading.Thread(target=write, args=(k,)) for k in range(3)]
+        writers = [threading.Thread(target=write, args=(k,)) for k in range(4)]
         with EpisodeStore(url=url, namespace=namespace, embedder="hashing") as reader:
             for w in writers:
                 w.start()
@@ -113,7 +113,7 @@ def test_a_fresh_namespace_being_written_can_be_searched(chroma_server: tuple[st
                 searches += 1
             for w in writers:
                 w.join()
-            assert searches > 0 and len(reader.search(TASK, k=3)) == 3 and reader.count() == 300
+            assert searches > 0 and len(reader.search(TASK, k=3)) == 3 and reader.count() == 400
 
 
 WRITER = """
