@@ -1,6 +1,6 @@
-"""Mutated real logs of every kind (browser-use histories, a HAR and a trace.zip recorded with real chromium): condense
-returns an Episode or raises InputError, nothing else, and ingest goes on to the next file. Seeded and bounded: a few
-hundred cases in seconds."""
+"""Mutated real logs of every kind (browser-use histories; a HAR, a trace.zip and a live .trace recorded with real
+chromium): condense returns an Episode or raises InputError, nothing else, and ingest goes on to the next file. Seeded
+and bounded: a few hundred cases in seconds."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from webcoach.memory.store import EpisodeStore
 
 DATA = Path(__file__).parents[1] / "data"
 HISTORIES = sorted(DATA.glob("browser_use_*.json"))
-CASES_PER_KIND = int(os.environ.get("WEBCOACH_FUZZ_CASES", "70"))  # x 5 kinds (3 histories, HAR, trace) = 350 cases
+CASES_PER_KIND = int(os.environ.get("WEBCOACH_FUZZ_CASES", "60"))  # x 6 kinds = 360 cases (more: set the variable)
 
 ODD_VALUES: list[Any] = [
     None,
@@ -112,6 +112,16 @@ def mutate_trace(trace: Path, target: Path, rng: random.Random) -> None:
             dst.writestr(name, body)
 
 
+def mutate_live_trace(trace: Path, target: Path, rng: random.Random) -> None:
+    """A Playwright MCP live trace (`.trace`, NDJSON): the zip's trace.trace with a few lines mutated or cut."""
+    lines = zipfile.ZipFile(trace).read("trace.trace").decode().splitlines()
+    for _ in range(rng.randint(1, 6)):
+        i = rng.randrange(len(lines))
+        lines[i] = json.dumps(mutate_json(json.loads(lines[i]), rng, rng.randint(1, 4)))
+    body = "\n".join(lines).encode()
+    target.write_bytes(mutate_bytes(body, rng) if rng.random() < 0.15 else body)
+
+
 def mutate_json_file(source: Path, target: Path, rng: random.Random) -> None:
     if rng.random() < 0.15:
         target.write_bytes(mutate_bytes(source.read_bytes(), rng))
@@ -140,6 +150,7 @@ def kinds(shop_trace: Path, shop_har: Path) -> list[tuple[str, Path, Callable[[P
         *[(f"history-{p.stem}", p, mutate_json_file) for p in HISTORIES],
         ("har", shop_har, mutate_json_file),
         ("trace", shop_trace, mutate_trace),
+        ("live-trace", shop_trace, mutate_live_trace),
     ]
 
 
@@ -152,7 +163,7 @@ def test_mutated_logs_give_an_episode_or_an_input_error(
     for kind, source, mutate in kinds:
         for case in range(CASES_PER_KIND):
             rng = random.Random(f"{kind}-{case}")
-            target = tmp_path / f"{kind}-{case}{source.suffix}"
+            target = tmp_path / f"{kind}-{case}{'.trace' if kind == 'live-trace' else source.suffix}"
             mutate(source, target, rng)
             try:
                 result = check(target)
@@ -172,7 +183,7 @@ def test_ingest_goes_on_past_mutated_files(
     batch: list[Path] = []
     for kind, source, mutate in kinds:
         for case in range(4):
-            target = tmp_path / f"{kind}-{case}{source.suffix}"
+            target = tmp_path / f"{kind}-{case}{'.trace' if kind == 'live-trace' else source.suffix}"
             mutate(source, target, random.Random(f"ingest-{kind}-{case}"))
             batch.append(target)
     batch.append(HISTORIES[0])
