@@ -22,7 +22,7 @@ from webcoach.memory.store import EpisodeStore
 
 DATA = Path(__file__).parents[1] / "data"
 HISTORIES = sorted(DATA.glob("browser_use_*.json"))
-CASES_PER_KIND = int(os.environ.get("WEBCOACH_FUZZ_CASES", "60"))  # x 6 kinds = 360 cases (more: set the variable)
+CASES_PER_KIND = int(os.environ.get("WEBCOACH_FUZZ_CASES", "50"))  # x 6 kinds = 300 cases (more: set the variable)
 
 ODD_VALUES: list[Any] = [
     None,
