@@ -78,7 +78,8 @@ def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[str]:
             raise budget.too_big(f"{name} is bigger than it says")
         if budget.lines < 0:
             raise budget.too_big(f"{name} has too many lines")
-        lines.append(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+        if not line.isspace():  # blank lines carry no event: counted, not kept
+            lines.append(line.decode("utf-8", errors="replace").rstrip("\r\n"))
     return lines
 
 
