@@ -243,7 +243,7 @@ def test_interrupted_ingest_prints_what_it_stored(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 130, err
     assert "1 added, 0 already stored, 0 failed; stopped after 1 of 3 files" in out
-    assert err.strip().splitlines()[-1] == "interrupted"
+    assert err.strip().splitlines()[-1] == "interrupted: 1 added and stored, 2 files not ingested (run again for them)"
     with EpisodeStore() as store:
         assert store.count() == 1
 
