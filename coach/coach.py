@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from webcoach.coach.advice import Advice, Situation
 from webcoach.coach.decide import Decider, RuleDecider, RuleSettings
+from webcoach.coach.scope import run_site, scope_hits
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.memory.ranking import Hit, RetrievalWeights
 
@@ -81,7 +82,7 @@ class Coach:
         """The budget: a maximum per run, a gap between interventions, never the same advice twice."""
         if len(given) >= self.config.max_interventions:
             return False
-        if any(a.key == advice.key or a.text == advice.text for a in given):
+        if any(a.key == advice.key or a.render() == advice.render() for a in given):
             return False
         last = max((a.step or 0 for a in given), default=None)
         return not (last is not None and advice.step is not None and advice.step - last < self.config.min_steps_between)
@@ -102,8 +103,20 @@ class Coach:
             n = step if step is not None else (len(trajectory.steps) if trajectory is not None else 0)
             if trajectory is None and not self.config.advise_at_start:
                 return None
-            situation = Situation(task=task, url=url, hits=tuple(found), trajectory=trajectory, step=n, given=tuple(given))
+            # Site scope is a boundary, enforced here for every decider: see coach/scope.py.
+            site = run_site(url, task)
+            situation = Situation(
+                task=task,
+                url=url,
+                hits=scope_hits(found, url, task),
+                trajectory=trajectory,
+                step=n,
+                given=tuple(given),
+                site=site,
+            )
             advice = await self.decider.decide(situation)
+            if advice is not None and advice.site != site:
+                advice = advice.model_copy(update={"site": site})
         except Exception as exc:  # the coach fails open: whatever broke, the agent runs on unadvised
             log.warning(
                 "webcoach: coach failed (%s: %s); continuing without advice",

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from webcoach.coach.advice import Advice, Situation
+from webcoach.coach.advice import MAX_OBSERVATIONS, Advice, Observation, Situation, Trigger, observe
+from webcoach.coach.scope import on_site
 from webcoach.condenser.episode import Episode, Outcome
-from webcoach.condenser.rules import clip, describe, short_url
+from webcoach.condenser.rules import describe, short_url
 from webcoach.condenser.trajectory import Step
 from webcoach.memory.ranking import Hit
 
@@ -25,7 +26,6 @@ class Decider(Protocol):
 class RuleSettings:
     min_similarity: float = 0.35  # below this an episode is not about the same kind of task
     step_margin: int = 2  # steps beyond the longest similar success before "over budget" fires
-    max_chars: int = 700
 
 
 def _route(ep: Episode) -> str | None:
@@ -35,12 +35,17 @@ def _route(ep: Episode) -> str | None:
     return None
 
 
-def _success_line(ep: Episode) -> str:
+def _success_observations(ep: Episode, site: str | None) -> list[Observation]:
+    """What a past success on this site shows: its route and its answer, as quoted data."""
+    found: list[Observation] = []
     route = _route(ep)
-    answer = f" (answer: {clip(ep.final_answer, 60)})" if ep.final_answer else ""
     if route:
-        return f"A similar run succeeded in {ep.step_count} steps via {route}{answer}."
-    return f"A similar run succeeded in {ep.step_count} steps: {clip(ep.summary, 160)}"
+        found.append(observe("route", f"{route} ({ep.step_count} steps)", ep, site))
+    elif ep.summary:
+        found.append(observe("note", ep.summary, ep, site, limit=160))
+    if ep.final_answer:
+        found.append(observe("answer", ep.final_answer, ep, site, limit=80))
+    return found
 
 
 def _words(text: str | None) -> set[str]:
@@ -56,39 +61,60 @@ class RuleDecider:
         if not relevant:
             return None
         if situation.trajectory is None or not situation.trajectory.steps:
-            return self._start(relevant)
+            return self._start(relevant, situation)
+        # During a run only the run's own site speaks: every check below is about its pages, errors and routes.
+        local = [h for h in relevant if h.same_site]
+        if not local:
+            return None
         steps = situation.trajectory.steps
         for check in (self._same_error, self._loop, self._dead_end, self._over_budget, self._shorter_path):
-            advice = check(relevant, steps, situation)
+            advice = check(local, steps, situation)
             if advice is not None:
-                return advice.model_copy(update={"text": clip(advice.text, self.settings.max_chars), "step": situation.step})
+                return advice.model_copy(update={"step": situation.step, "site": situation.site})
         return None
 
-    def _start(self, relevant: list[Hit]) -> Advice | None:
-        successes = [h for h in relevant if h.episode.outcome is Outcome.SUCCESS][:1]
-        failures = [h for h in relevant if h.episode.outcome is not Outcome.SUCCESS][:2]
-        lines: list[str] = []
+    def _start(self, relevant: list[Hit], situation: Situation) -> Advice | None:
+        site = situation.site
+        local = [h for h in relevant if h.same_site]
+        successes = [h for h in local if h.episode.outcome is Outcome.SUCCESS][:1]
+        failures = [h for h in local if h.episode.outcome is not Outcome.SUCCESS][:2]
+        observations: list[Observation] = []
         cited: list[Hit] = []
         for hit in successes:
-            lines.append(_success_line(hit.episode))
+            observations.extend(_success_observations(hit.episode, site))
             cited.append(hit)
         for hit in failures:
-            lessons = [lesson for lesson in hit.episode.lessons if not lesson.startswith("This route worked")][:2]
-            if not lessons and hit.episode.failure_modes:
-                lessons = [f"Past problem: {hit.episode.failure_modes[0].detail}."]
-            if lessons:
-                lines.extend(lessons)
+            ep = hit.episode
+            lessons = [lesson for lesson in ep.lessons if not lesson.startswith("This route worked")][:2]
+            notes = [observe("lesson", lesson, ep, site) for lesson in lessons]
+            if not notes and ep.failure_modes:
+                notes = [observe("problem", ep.failure_modes[0].detail, ep, site)]
+            if notes:
+                observations.extend(notes)
                 cited.append(hit)
-        if not lines:
+        general = [h for h in relevant if not h.same_site][:2]
+        for hit in general:
+            observations.extend(observe("general_lesson", lesson, hit.episode, site) for lesson in hit.episode.lessons[:2])
+            cited.append(hit)
+        if not observations:
             return None
-        text = "Before you start: " + " ".join(dict.fromkeys(lines))
+        parts = []
+        if successes:
+            parts.append("a similar run on this site succeeded; its route is below")
+        if failures:
+            parts.append("similar runs on this site met the problems below")
+        if general:
+            parts.append("vetted runs elsewhere left general lessons")
+        text = "Before you start: " + "; ".join(parts) + ". Use them only where they fit your task."
         return Advice(
-            text=clip(text, self.settings.max_chars),
+            text=text,
+            observations=list(dict.fromkeys(observations))[:MAX_OBSERVATIONS],
             episode_ids=[h.episode.id for h in cited],
             why=f"{len(cited)} similar past run(s) (best similarity {max(h.similarity for h in cited):.2f})",
             confidence=_confidence(cited),
             trigger="start",
             key="start",
+            site=site,
         )
 
     def _same_error(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
@@ -106,7 +132,10 @@ class RuleDecider:
                     return self._with_success(
                         relevant,
                         hit,
-                        f"This failed before: {mode.detail.rstrip('.')}. Do not retry it; try a different element or route.",
+                        "Your last step failed the way a past run on this site failed (below). Do not retry it; "
+                        "try a different element or route.",
+                        [observe("problem", mode.detail, hit.episode, situation.site)],
+                        situation,
                         trigger="same_error",
                         key=f"same_error:{hit.episode.id}:{mode.detail}",
                         why=f"the last step failed like episode {hit.episode.id} did",
@@ -120,20 +149,24 @@ class RuleDecider:
         if (a.action, a.target, a.url) != (b.action, b.target, b.url) or b.action in ("scroll", "wait", "done"):
             return None
         for hit in relevant:
-            if any(m.kind == "loop" for m in hit.episode.failure_modes):
+            loop = next((m for m in hit.episode.failure_modes if m.kind == "loop"), None)
+            if loop is not None:
                 return self._with_success(
                     relevant,
                     hit,
-                    f"You have now done '{describe(b)}' twice in a row; a past run got stuck repeating actions like this and failed. Change approach.",
+                    "You have now done the same action twice in a row; a past run on this site got stuck repeating "
+                    "actions like this and failed. Change approach.",
+                    [observe("problem", loop.detail, hit.episode, situation.site)],
+                    situation,
                     trigger="loop",
                     key=f"loop:{b.action}:{b.target}:{b.url}",
-                    why=f"an action repeats, as in the loop of episode {hit.episode.id}",
+                    why=f"an action repeats ({describe(b)[:80]}), as in the loop of episode {hit.episode.id}",
                 )
         return None
 
     def _dead_end(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
         here = situation.url or steps[-1].url
-        if not here:
+        if not here or not on_site(here, situation.site):
             return None
         for hit in relevant:
             for mode in hit.episode.failure_modes:
@@ -141,7 +174,10 @@ class RuleDecider:
                     return self._with_success(
                         relevant,
                         hit,
-                        f"{short_url(here)} is a dead end ({mode.detail}); go back and take another route.",
+                        "A past run on this site found the page you are on to be a dead end (below); go back and "
+                        "take another route.",
+                        [observe("problem", mode.detail, hit.episode, situation.site)],
+                        situation,
                         trigger="dead_end",
                         key=f"dead_end:{short_url(here)}",
                         why=f"episode {hit.episode.id} found this page leads nowhere",
@@ -158,8 +194,9 @@ class RuleDecider:
             return None
         best = successes[0]
         return Advice(
-            text=f"You have taken {len(steps)} steps so far; similar successful runs needed at most {longest} steps. {_success_line(best.episode)} "
-            "If you already have the answer, finish now.",
+            text=f"You have taken {len(steps)} steps so far; similar successful runs on this site needed at most "
+            f"{longest} steps. If you already have the answer, finish now.",
+            observations=_success_observations(best.episode, situation.site),
             episode_ids=[h.episode.id for h in successes[:2]],
             why=f"past successes took <= {longest} steps",
             confidence=_confidence(successes[:2]),
@@ -168,16 +205,20 @@ class RuleDecider:
         )
 
     def _shorter_path(self, relevant: list[Hit], steps: tuple[Step, ...], situation: Situation) -> Advice | None:
+        here = situation.url or steps[-1].url
+        if not on_site(here, situation.site):
+            return None  # off the run's site no route of this site applies, and none of another site is offered
         for hit in relevant:
             ep = hit.episode
             route = _route(ep)
             if ep.outcome is not Outcome.SUCCESS or not route or len(steps) < max(2, ep.step_count // 2):
                 continue
             on_route = {p.strip() for p in route.split("->")}
-            here = situation.url or steps[-1].url
             if here and short_url(here) not in on_route:
                 return Advice(
-                    text=f"{_success_line(ep)} You are on {short_url(here)}, off that route.",
+                    text="A past run on this site reached the answer by the route below, which does not pass through "
+                    "the page you are on. Consider taking it.",
+                    observations=_success_observations(ep, situation.site),
                     episode_ids=[ep.id],
                     why=f"episode {ep.id} reached the answer by a shorter path",
                     confidence=_confidence([hit]),
@@ -186,18 +227,31 @@ class RuleDecider:
                 )
         return None
 
-    def _with_success(self, relevant: list[Hit], cause: Hit, text: str, *, trigger: str, key: str, why: str) -> Advice:
+    def _with_success(
+        self,
+        relevant: list[Hit],
+        cause: Hit,
+        text: str,
+        observations: list[Observation],
+        situation: Situation,
+        *,
+        trigger: Trigger,
+        key: str,
+        why: str,
+    ) -> Advice:
         cited = [cause]
         success = next((h for h in relevant if h.episode.outcome is Outcome.SUCCESS and h is not cause), None)
         if success is not None:
-            text = f"{text} {_success_line(success.episode)}"
+            text = f"{text} A similar run on this site succeeded (route below)."
+            observations = [*observations, *_success_observations(success.episode, situation.site)]
             cited.append(success)
         return Advice(
             text=text,
+            observations=observations[:MAX_OBSERVATIONS],
             episode_ids=[h.episode.id for h in cited],
             why=why,
             confidence=_confidence(cited),
-            trigger=trigger,  # type: ignore[arg-type]
+            trigger=trigger,
             key=key,
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from webcoach.condenser.redact import Redactor
+from webcoach.condenser.secrets import secret_field
 from webcoach.condenser.trajectory import Step, Trajectory
 from webcoach.errors import InputError
 
@@ -210,10 +211,14 @@ def _actions(item: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any], Mapp
 def _is_secret_field(element: Mapping[str, Any] | None) -> bool:
     attributes = element.get("attributes") if element else None
     if not isinstance(attributes, Mapping):
-        return False
+        return bool(element) and secret_field(element.get("ax_name") if element else None)
     kind = str(attributes.get("type") or "").lower()
     autocomplete = set(str(attributes.get("autocomplete") or "").lower().split())
-    return kind == "password" or bool(autocomplete & _SECRET_AUTOCOMPLETE)
+    if kind == "password" or bool(autocomplete & _SECRET_AUTOCOMPLETE):
+        return True
+    # A field that says what it is for by name, id, label, placeholder or accessible name (an OTP box is often type=text).
+    names = [attributes.get(k) for k in ("name", "id", "placeholder", "aria-label", "title", "label")]
+    return secret_field(*names, element.get("ax_name") if element else None)
 
 
 def _target(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from webcoach.condenser.urls import host_of
+from webcoach.condenser.site import site_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Outcome(StrEnum):
@@ -20,6 +20,9 @@ class Outcome(StrEnum):
 
 
 OutcomeBy = Literal["agent", "judge", "human", "none"]
+# How far advice drawn from an episode may be trusted, most trusted first (see Episode.trust).
+Trust = Literal["approved", "human", "judge", "agent", "imported", "banned"]
+TRUST_ORDER: tuple[Trust, ...] = ("approved", "human", "judge", "agent", "imported", "banned")
 FailureKind = Literal["error", "loop", "dead_end", "timeout", "http_error", "console_error", "step_limit", "gave_up"]
 
 
@@ -61,15 +64,41 @@ class Episode(BaseModel):
     # Never negative: usefulness divides by helped + hurt + 2 (an imported helped=-1, hurt=-1 made it 0/0).
     helped: int = Field(default=0, ge=0)
     hurt: int = Field(default=0, ge=0)
+    # Provenance: where a record came from when it was not condensed here (an import file), and a person's verdict on it.
+    imported_from: str | None = None
+    imported_at: datetime | None = None
+    pinned: bool = False  # a person approved it (`webcoach memory pin`)
+    banned: bool = False  # a person excluded it (`webcoach memory ban`): never shown to an agent
 
     @model_validator(mode="before")
     @classmethod
-    def _domain_from_start_url(cls, data: Any) -> Any:
-        # Retrieval's same-site signal reads `domain`: an episode built by hand or imported with only a start_url
-        # must not silently lose it.
-        if isinstance(data, dict) and not data.get("domain") and data.get("start_url"):
-            return {**data, "domain": domain_of(str(data["start_url"]))}
+    def _site_from_start_url(cls, data: object) -> object:
+        # The site is derived, never taken on trust: a record that says "amazon.com" but starts on another host is
+        # filed under the host it starts on (an imported file cannot claim a site it was not recorded on), and one
+        # built by hand with only a start_url does not lose retrieval's same-site signal.
+        if isinstance(data, dict) and data.get("start_url"):
+            derived = site_of(str(data["start_url"]))
+            if derived != data.get("domain"):
+                data = {**data, "domain": derived}
         return data
+
+    @property
+    def trust(self) -> Trust:
+        """approved (pinned by a person) > human-labelled > judged > agent-claimed > imported; banned is never used."""
+        if self.banned:
+            return "banned"
+        if self.pinned:
+            return "approved"
+        if self.imported_from is not None:
+            return "imported"
+        if self.outcome_by in ("human", "judge"):
+            return self.outcome_by
+        return "agent"
+
+    @property
+    def trusted(self) -> bool:
+        """Trusted enough for its site-independent lessons to be shown on other sites."""
+        return self.trust in ("approved", "human", "judge")
 
     def embedding_text(self) -> str:
         """What is embedded for retrieval: queries are tasks, so the task (and its site) is what to match on."""
@@ -82,10 +111,8 @@ class Episode(BaseModel):
 
 
 def domain_of(url: str | None) -> str | None:
-    host = host_of(url)
-    if not host:
-        return None
-    return host[4:] if host.startswith("www.") else host
+    """The site (registrable domain) of a URL; see condenser/site.py."""
+    return site_of(url)
 
 
 def content_hash(task: str, fingerprint: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from webcoach.condenser.playwright_mcp import is_live_trace, read_live_trace
 from webcoach.condenser.redact import Redactor
+from webcoach.condenser.secrets import SECRET_FIELD, secret_field
 from webcoach.condenser.trace_format import dict_, error_message, events, num, read_zip, squeeze, str_
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.errors import InputError
@@ -47,10 +48,10 @@ _ACTION_BY_NAME: dict[str, str] = {
 _TYPED_KEYS = {"\n": "Enter", "\r": "Enter", "\r\n": "Enter", "\t": "Tab"}
 
 # Selectors, resolved elements and DOM attributes that mean "what is typed here is secret".
-_SECRET_SELECTOR = re.compile(r"pass(?:word|wd|phrase|code)|pwd|secret|api[-_ ]?key|token|one-time-code|cvv|cvc|cc-number", re.I)
+_SECRET_SELECTOR = SECRET_FIELD
 _RESOLVED_SECRET = re.compile(r"resolved to (?:visible )?<input\b[^>]*\btype=\"password\"", re.I)
 # Cheap substring pre-check before walking a DOM snapshot (a case-insensitive regex over every snapshot costs more).
-_SECRET_MARKUP = ('password"', 'Password"', 'PASSWORD"', "one-time-code", "cc-number", "cc-csc")
+_SECRET_MARKUP = ('"INPUT"', '"input"')
 _INPUT_NODE = re.compile(r'\[\s*"(?:INPUT|input)"\s*,\s*\{')
 _DECODER = json.JSONDecoder()
 _SECRET_AUTOCOMPLETE = {"current-password", "new-password", "one-time-code", "cc-number", "cc-csc"}
@@ -208,7 +209,8 @@ def _scan_dom(line: str, values: set[str]) -> bool:
         if not isinstance(attrs, dict):
             continue
         kind, autocomplete = str(attrs.get("type", "")).lower(), str(attrs.get("autocomplete", "")).lower()
-        if kind == "password" or autocomplete in _SECRET_AUTOCOMPLETE:
+        named = secret_field(*(attrs.get(k) for k in ("name", "id", "placeholder", "aria-label", "title")))
+        if kind == "password" or autocomplete in _SECRET_AUTOCOMPLETE or named:
             values.update(attrs[key] for key in ("__playwright_value_", "value") if isinstance(attrs.get(key), str))
             secret_target = secret_target or "__playwright_target__" in attrs
     return secret_target

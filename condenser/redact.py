@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlunsplit
 
 from webcoach.condenser.urls import split_url
 
+from webcoach.condenser.secrets import SECRET_PARAM, mask_high_entropy, secret_path_segment, token_pattern
+
 MASK = "[REDACTED]"
 
 # Query/form/JSON keys whose values are secret whatever they look like.
@@ -27,11 +29,6 @@ SENSITIVE_KEY = re.compile(
 
 _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-    re.compile(r"\b(?:sk|pk|rk)-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}"),
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
-    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
     re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{12,}=*"),
     re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
@@ -42,6 +39,8 @@ _PAIR = re.compile(
     r"""(?P<sep>\s*[:=]\s*)(?P<q>["']?)(?P<val>[^\s"'&,;}]{1,})""",
     re.IGNORECASE,
 )
+# user:password@ in a URL written into free text (an error message, a log line): dropped, as in `Redactor.url`.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:?#]+:[^/\s@?#]+@")
 _CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?![\d.])")
 
 
@@ -87,12 +86,14 @@ class Redactor:
     def text(self, value: str | None) -> str | None:
         if value is None:
             return None
-        out = value
+        out = _URL_CREDENTIALS.sub("", value) if "://" in value else value
         for secret in self._ordered:
             if secret in out:
                 out = out.replace(secret, MASK)
         for pattern in _PATTERNS:
             out = pattern.sub(MASK, out)
+        out = token_pattern().sub(MASK, out)
+        out = mask_high_entropy(out, MASK)
         out = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}", out)
         out = _CARD.sub(_mask_card, out)
         return out
@@ -106,10 +107,11 @@ class Redactor:
             return self.text(value)
         netloc = parts.netloc
         if "@" in netloc:
-            netloc = MASK + "@" + netloc.rsplit("@", 1)[1]
+            # Credentials are dropped, not replaced: "[REDACTED]@host" is read back by urlsplit as an IPv6 literal.
+            netloc = netloc.rsplit("@", 1)[1]
         query = self._query(parts.query)
         fragment = self._query(parts.fragment) if "=" in parts.fragment else parts.fragment
-        rebuilt = urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
+        rebuilt = urlunsplit((parts.scheme, netloc, _path(parts.path), query, fragment))
         return self.text(rebuilt)
 
     def _query(self, query: str) -> str:
@@ -119,7 +121,10 @@ class Redactor:
         if not pairs:
             return query
         # Values are scrubbed decoded: an e-mail or key is only recognisable before percent-encoding.
-        return urlencode([(k, MASK if SENSITIVE_KEY.search(k) else (self.text(v) or "")) for k, v in pairs], safe="[]")
+        return urlencode(
+            [(k, MASK if SENSITIVE_KEY.search(k) or SECRET_PARAM.search(k) else (self.text(v) or "")) for k, v in pairs],
+            safe="[]",
+        )
 
     def data(self, value: object) -> object:
         """Scrub nested JSON-like data: strings are scrubbed, values under sensitive keys are masked."""
@@ -133,6 +138,15 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+def _path(path: str) -> str:
+    """A URL path with token-bearing segments (password-reset links, magic links, random ids) masked."""
+    if len(path) < 9:
+        return path
+    segments = path.split("/")
+    out = [MASK if secret_path_segment(seg, segments[i - 1] if i else "") else seg for i, seg in enumerate(segments)]
+    return "/".join(out)
 
 
 def leaks(text: str, secrets: Iterable[str]) -> list[str]:

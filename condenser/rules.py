@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from webcoach.condenser.episode import Episode, FailureKind, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
+from webcoach.condenser.site import same_site, site_of
 from webcoach.condenser.trajectory import Step, Trajectory
 from webcoach.condenser.urls import short_url
 
@@ -77,7 +78,13 @@ def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
                     kind="http_error", detail=f"{short_url(page)} returned HTTP {step.http_status}", step=step.index, url=page
                 )
             )
+    # Only a page the run itself was on (a main-frame navigation) on the run's own site can be "broken": a page may load
+    # any URL as an image or fetch it, and must not get another site's (or its own sub-resources') pages marked broken.
+    site = site_of(traj.start_url or next(iter(pages(traj)), None))
+    visited = set(pages(traj))
     for failure in traj.http_failures:
+        if failure.url not in visited or not same_site(failure.url, site):
+            continue
         add(
             FailureMode(
                 kind="http_error",
@@ -119,6 +126,8 @@ def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
                 )
             )
 
+    # Whatever happened on another site (a redirect, a link out) says nothing about this one: not kept.
+    found = [f for f in found if f.url is None or same_site(f.url, site)]
     done = [s for s in traj.steps if s.action == "done"]
     if outcome is not Outcome.SUCCESS:
         if not done and (traj.source_kind == "browser-use-history" or outcome is Outcome.FAILURE):
@@ -182,7 +191,8 @@ def condense_rules(
     start = traj.start_url or (visited[0] if visited else None)
     failures = find_failures(traj, result)
     dead = {f.url for f in failures if f.kind in ("dead_end", "http_error") and f.url}
-    path = [p for p in visited if p not in dead]
+    # A route is a route on this site: pages of other sites (redirects, links out) never become part of one.
+    path = [p for p in visited if p not in dead and same_site(p, start)]
 
     worked: list[str] = []
     if result is Outcome.SUCCESS:

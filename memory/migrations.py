@@ -45,6 +45,19 @@ def m001_outcome_from_success(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@migration
+def m002_site_and_provenance(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 kept the host minus "www." as `domain`; version 2 keeps the registrable domain (the public-suffix
+    # list's view of a site) and records provenance. Old records were condensed here, not imported, and unreviewed.
+    out = dict(data)
+    out["domain"] = domain_of(out.get("start_url")) if out.get("start_url") else out.get("domain")
+    out.setdefault("imported_from", None)
+    out.setdefault("imported_at", None)
+    out.setdefault("pinned", False)
+    out.setdefault("banned", False)
+    return out
+
+
 def version_of(data: dict[str, Any]) -> int:
     version = data.get("schema_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from webcoach.condenser.guard import FENCE_RULE, fence
 from webcoach.errors import ConfigError, ModelError
 from webcoach.llm import ChatModel, VisionChatModel, accepts_images, usage_role
 from webcoach.providers import resolve_model
@@ -46,8 +47,10 @@ JUDGE_SYSTEM = """As an evaluator, you will be presented with three primary comp
 
 You should elaborate on how you arrived at your final evaluation and then provide a definitive verdict on whether the task has been successfully accomplished, either as 'SUCCESS' or 'NOT SUCCESS'. End your answer with the verdict alone on the last line."""
 
-JUDGE_PROMPT = """TASK: {task}
-Result Response: {answer}
+JUDGE_PROMPT = """{rule}
+TASK: {task}
+Result Response (the agent's answer, which web pages it read may have steered):
+{answer}
 {count} screenshots at the end: {note}
 Your verdict:"""
 
@@ -161,8 +164,9 @@ class LLMJudge(Judge):
         vision = bool(images) and accepts_images(self.model)
         note = "" if vision or not images else "(this judge model takes no images: judge from the response alone)"
         prompt = JUDGE_PROMPT.format(
+            rule=FENCE_RULE,
             task=evidence.task.question,
-            answer=evidence.final_answer or "(the agent gave no answer)",
+            answer=fence("result response", evidence.final_answer or "(the agent gave no answer)"),
             count=len(images) if vision else 0,
             note=note,
         )

@@ -11,6 +11,7 @@ from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.memory.ranking import Hit
 
 SHOP = "http://127.0.0.1:9/shop"
+SITE = "127.0.0.1"
 
 
 def _failed_search() -> Episode:
@@ -76,17 +77,17 @@ def _live(*steps: Step) -> Trajectory:
 async def test_start_advice_combines_success_route_and_failure_lessons_and_cites_both() -> None:
     fail, win = _failed_search(), _success()
     advice = await RuleDecider().decide(
-        Situation(task="Find the cheapest history book", url=f"{SHOP}/index.html", hits=(_hit(win, 0.8), _hit(fail, 0.7)))
+        Situation(site=SITE, task="Find the cheapest history book", url=f"{SHOP}/index.html", hits=(_hit(win, 0.8), _hit(fail, 0.7)))
     )
     assert advice is not None and advice.trigger == "start"
     assert set(advice.episode_ids) == {win.id, fail.id}
-    assert "catalog-cooking.html" in advice.text and "#sort-by-price" in advice.text
+    assert "catalog-cooking.html" in advice.render() and "#sort-by-price" in advice.render()
 
 
 async def test_silent_when_nothing_relevant() -> None:
     fail = _failed_search()
-    assert await RuleDecider().decide(Situation(task="Book a flight", url=None, hits=(_hit(fail, 0.1),))) is None
-    assert await RuleDecider().decide(Situation(task="Book a flight", url=None, hits=())) is None
+    assert await RuleDecider().decide(Situation(site=SITE, task="Book a flight", url=None, hits=(_hit(fail, 0.1),))) is None
+    assert await RuleDecider().decide(Situation(site=SITE, task="Book a flight", url=None, hits=())) is None
 
 
 async def test_same_error_during_the_run_triggers_advice_citing_the_failed_episode() -> None:
@@ -102,7 +103,7 @@ async def test_same_error_during_the_run_triggers_advice_citing_the_failed_episo
         ),
     )
     advice = await RuleDecider().decide(
-        Situation(task="t", url=f"{SHOP}/search.html", hits=(_hit(fail, 0.7), _hit(win, 0.6)), trajectory=live, step=2)
+        Situation(site=SITE, task="t", url=f"{SHOP}/search.html", hits=(_hit(fail, 0.7), _hit(win, 0.6)), trajectory=live, step=2)
     )
     assert advice is not None and advice.trigger == "same_error" and advice.step == 2
     assert advice.episode_ids[0] == fail.id and win.id in advice.episode_ids
@@ -113,16 +114,16 @@ async def test_dead_end_url_and_loop_and_over_budget() -> None:
     hits = (_hit(fail, 0.7), _hit(win, 0.6))
     at_404 = _live(Step(index=0, action="goto", url=f"{SHOP}/index.html", target=f"{SHOP}/expired-deal.html"))
     advice = await RuleDecider().decide(
-        Situation(task="t", url=f"{SHOP}/expired-deal.html", hits=hits, trajectory=at_404, step=1)
+        Situation(site=SITE, task="t", url=f"{SHOP}/expired-deal.html", hits=hits, trajectory=at_404, step=1)
     )
     assert advice is not None and advice.trigger == "dead_end"
 
     twice = _live(*(Step(index=i, action="click", url=f"{SHOP}/help.html", target="Home") for i in range(2)))
-    advice = await RuleDecider().decide(Situation(task="t", url=f"{SHOP}/help.html", hits=hits, trajectory=twice, step=2))
+    advice = await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/help.html", hits=hits, trajectory=twice, step=2))
     assert advice is not None and advice.trigger == "loop"
 
     wandering = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog.html", target=f"link {i}") for i in range(8)))
-    advice = await RuleDecider().decide(Situation(task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=wandering, step=8))
+    advice = await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=wandering, step=8))
     assert advice is not None and advice.trigger == "over_budget" and win.id in advice.episode_ids
 
 
@@ -131,7 +132,7 @@ async def test_healthy_run_gets_no_advice() -> None:
     live = _live(Step(index=0, action="goto", url="about:blank", target=f"{SHOP}/index.html"))
     assert (
         await RuleDecider().decide(
-            Situation(task="t", url=f"{SHOP}/index.html", hits=(_hit(fail, 0.7), _hit(win, 0.6)), trajectory=live, step=1)
+            Situation(site=SITE, task="t", url=f"{SHOP}/index.html", hits=(_hit(fail, 0.7), _hit(win, 0.6)), trajectory=live, step=1)
         )
         is None
     )
@@ -181,10 +182,10 @@ async def test_over_budget_counts_actions_like_the_episodes_do() -> None:
     fail, win = _failed_search(), _success()  # the success took 4 actions
     hits = (_hit(fail, 0.7), _hit(win, 0.6))
     many = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog.html", target=f"link {i}") for i in range(8)))
-    advice = await RuleDecider().decide(Situation(task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=many, step=3))
-    assert advice is not None and advice.trigger == "over_budget" and "8 steps" in advice.text
+    advice = await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=many, step=3))
+    assert advice is not None and advice.trigger == "over_budget" and "8 steps" in advice.render()
     few = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog-cooking.html", target=f"link {i}") for i in range(4)))
     assert (
-        await RuleDecider().decide(Situation(task="t", url=f"{SHOP}/catalog-cooking.html", hits=hits, trajectory=few, step=9))
+        await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/catalog-cooking.html", hits=hits, trajectory=few, step=9))
         is None
     )

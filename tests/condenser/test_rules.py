@@ -17,7 +17,8 @@ def test_failed_run_yields_failure_modes_and_lessons() -> None:
         Step(index=1, action="click", url=f"{SHOP}/search.html", target="#sort-by-price", error="Timeout 800ms exceeded."),
         Step(index=2, action="click", url=f"{SHOP}/search.html", target="#sort-by-price", error="Timeout 800ms exceeded."),
         Step(index=3, action="click", url=f"{SHOP}/search.html", target="#sort-by-price", error="Timeout 800ms exceeded."),
-        Step(index=4, action="done", url=f"{SHOP}/search.html", result="Could not sort by price"),
+        Step(index=4, action="click", url=f"{SHOP}/search.html", target="Last week's deal"),
+        Step(index=5, action="done", url=f"{SHOP}/expired-deal.html", result="Could not sort by price"),
         claimed_success=False,
         final_answer="Could not sort by price",
         http_failures=(HttpFailure(url=f"{SHOP}/expired-deal.html", status=404),),
@@ -28,7 +29,26 @@ def test_failed_run_yields_failure_modes_and_lessons() -> None:
     assert {"timeout", "loop", "http_error", "gave_up"} <= kinds
     assert any("#sort-by-price" in lesson for lesson in ep.lessons)
     assert any("expired-deal.html" in lesson for lesson in ep.lessons)
-    assert ep.step_count == 5 and ep.domain == "127.0.0.1"
+    assert ep.step_count == 6 and ep.domain == "127.0.0.1"
+
+
+def test_only_pages_the_run_was_on_and_on_its_own_site_can_be_broken() -> None:
+    # A page can load any URL as an image or fetch it: that must not mark another site's pages (or its own
+    # sub-resources) as broken pages in memory.
+    traj = _traj(
+        Step(index=0, action="goto", url=f"{SHOP}/index.html", target=f"{SHOP}/index.html"),
+        Step(index=1, action="goto", url=f"{SHOP}/index.html", target="https://www.amazon.com/ap/signin", http_status=500),
+        Step(index=2, action="done", url="https://www.amazon.com/ap/signin", result="done"),
+        claimed_success=False,
+        http_failures=(
+            HttpFailure(url="https://www.amazon.com/login.html", status=0),
+            HttpFailure(url="https://www.amazon.com/account.html", status=403),
+            HttpFailure(url=f"{SHOP}/img/missing.png", status=404),
+        ),
+    )
+    ep = condense_rules(traj, "Find the cheapest science fiction book")
+    assert not [f for f in ep.failure_modes if f.kind == "http_error"]
+    assert "amazon.com" not in " ".join(ep.lessons) and "missing.png" not in " ".join(ep.lessons)
 
 
 def test_successful_run_records_the_route_and_answer() -> None:

@@ -1,0 +1,130 @@
+"""What a secret looks like when nothing told us it was one: token formats, high-entropy strings, secret-bearing URL
+parts and secret-looking form fields. redact.py applies these; the parsers ask `secret_field` about form fields.
+
+Token formats come from Yelp's detect-secrets plugins (its maintained regex list, compiled once into one pattern and
+run without its scanning machinery, which costs far more per string) plus the shapes it lacks (fine-grained GitHub
+tokens, Hugging Face, bare npm, Google OAuth access tokens). High-entropy strings are found by a cheap shape filter
+followed by a Shannon-entropy check.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from functools import cache
+
+# Shapes detect-secrets 1.5 does not cover (or covers only inside config-file syntax).
+_EXTRA_TOKENS = (
+    r"\bgithub_pat_[A-Za-z0-9_]{22,255}",
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}",
+    r"\bglpat-[A-Za-z0-9_\-]{20,50}",
+    r"\bhf_[A-Za-z0-9]{30,}",
+    r"\bnpm_[A-Za-z0-9]{36}\b",
+    r"\bya29\.[0-9A-Za-z_\-]{20,}",
+    r"\b(?:sk|pk|rk)_(?:live|test)_[0-9A-Za-z]{16,}",
+    r"\b(?:sk|pk|rk)-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{16,}",
+    r"\bxox[abprs]-[A-Za-z0-9\-]{10,}",
+    r"\bAIza[0-9A-Za-z_\-]{35}\b",
+)
+# The detect-secrets plugins whose patterns stand on their own (the keyword and entropy plugins need file context).
+_PLUGINS = (
+    "artifactory.ArtifactoryDetector",
+    "aws.AWSKeyDetector",
+    "azure_storage_key.AzureStorageKeyDetector",
+    "discord.DiscordBotTokenDetector",
+    "github_token.GitHubTokenDetector",
+    "gitlab_token.GitLabTokenDetector",
+    "jwt.JwtTokenDetector",
+    "mailchimp.MailchimpDetector",
+    "openai.OpenAIDetector",
+    "private_key.PrivateKeyDetector",
+    "pypi_token.PypiTokenDetector",
+    "sendgrid.SendGridDetector",
+    "slack.SlackDetector",
+    "square_oauth.SquareOAuthDetector",
+    "stripe.StripeDetector",
+    "telegram_token.TelegramBotTokenDetector",
+    "twilio.TwilioKeyDetector",
+)
+
+
+@cache
+def token_pattern() -> re.Pattern[str]:
+    """One compiled alternation of every known token format (built on first use: importing stays cheap)."""
+    import importlib
+
+    parts = list(_EXTRA_TOKENS)
+    for spec in _PLUGINS:
+        module, name = spec.rsplit(".", 1)
+        detector = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)
+        for rx in detector.denylist:
+            # Capture groups inside the alternation would only cost time; the whole match is what gets masked.
+            parts.append(re.sub(r"\((?!\?)", "(?:", rx.pattern))
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+# Candidates for the entropy check: long runs of token characters with letters and digits mixed.
+_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/_\-])(?=[A-Za-z0-9+/_\-]*\d)(?=[A-Za-z0-9+/_\-]*[A-Za-z])[A-Za-z0-9+/_\-]{24,}={0,2}")
+MIN_ENTROPY = 4.0  # bits per character; hex digests top out at 4.0, random base64/base62 of this length sits near 4.5-5
+
+
+def entropy(text: str) -> float:
+    counts = Counter(text)
+    n = len(text)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _high_entropy(match: re.Match[str]) -> bool:
+    token = match.group(0)
+    if "/" in token and token.count("/") > 2:  # a URL path, not a key
+        return False
+    if not (any(c.isupper() for c in token) and any(c.islower() for c in token)):
+        return False  # hex digests, ids and SHOUTING_CONSTANTS are not secrets
+    return entropy(token) > MIN_ENTROPY
+
+
+def mask_high_entropy(text: str, mask: str) -> str:
+    if len(text) < 24:
+        return text
+    return _CANDIDATE.sub(lambda m: mask if _high_entropy(m) else m.group(0), text)
+
+
+# Form fields whose value is secret whatever it looks like: a type/name/id/label/placeholder/accessible name saying so.
+SECRET_FIELD = re.compile(
+    r"pass(?:word|wd|phrase|code)?|pwd|secret|token|one[-_ ]?time|cvv|cvc|card[-_ ]?(?:number|no)|cc-(?:number|csc)|"
+    r"social[-_ ]security|(?:^|[^a-z])(?:otp|pin|ssn|key|code|2fa|mfa|totp)(?:$|[^a-z])",
+    re.IGNORECASE,
+)
+
+
+def secret_field(*descriptions: object) -> bool:
+    """Whether any description of a form field (type, name, id, label, placeholder, accessible name) marks it secret."""
+    return any(isinstance(d, str) and d and SECRET_FIELD.search(d) is not None for d in descriptions)
+
+
+# URL query keys whose values are secret: OAuth codes, signatures (Azure SAS `sig`, AWS `X-Amz-Signature`), keys.
+SECRET_PARAM = re.compile(
+    r"^(?:code|sig|signature|state|nonce|key|hash|ticket|otp|pin|sas|se?token)$|^x-amz-(?:signature|credential|security-token)$|"
+    r"^x-goog-(?:signature|credential)$|(?:^|[-_.])(?:sig|signature|token|key|code|secret|otp)$",
+    re.IGNORECASE,
+)
+# A path segment right after one of these names a token (password reset, e-mail verification, magic links, invites).
+TOKEN_PATH_MARKER = re.compile(
+    r"^(?:reset|reset[-_]password|password[-_]reset|verify|verification|confirm|activate|activation|magic|magic[-_]link|"
+    r"invite|invitation|token|auth|unsubscribe|sso|login)$",
+    re.IGNORECASE,
+)
+_MIXED_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9_\-.~%]{16,}$")
+_HEX_SEGMENT = re.compile(r"^[0-9a-fA-F]{32,}$")
+
+
+def secret_path_segment(segment: str, previous: str) -> bool:
+    """A path segment that carries a token: after a reset/verify/token marker, or long and random-looking on its own."""
+    if not segment:
+        return False
+    if TOKEN_PATH_MARKER.match(previous) and len(segment) >= 8:
+        return True
+    if _HEX_SEGMENT.match(segment):
+        return True
+    return bool(_MIXED_SEGMENT.match(segment)) and entropy(segment) > 3.7 and not segment.endswith((".html", ".htm"))
