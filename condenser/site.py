@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
 # A host-looking token in free text ("bestbuy.com/cart", "evil-example.test"); used to find foreign hosts in advice.
-HOST_IN_TEXT = re.compile(r"(?:(?<=//)|(?<![\w@./-]))((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62})(?![\w-])", re.I)
+HOST_IN_TEXT = re.compile(
+    r"(?:(?<=//)|(?<![\w@./-]))((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62})(?![\w-])", re.I
+)
 
 
 @cache

@@ -47,14 +47,16 @@ from webcoach.errors import (
     StoreUnavailableError,
 )
 from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
+from webcoach.memory.files import private_dir, private_tree
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer
 from webcoach.memory.model_fetch import download_default_model
 from webcoach.memory.ranking import Hit, RetrievalWeights, order, site_key
 from webcoach.memory.records import BODY_KEY, LAYOUT, decode, encode, rank_fields
+from webcoach.memory.server_auth import ENV_CHROMA_TOKEN, ServerAuth, server_auth
 from webcoach.memory.site_cache import SiteCache
 from webcoach.memory.sites import SERVER_TTL_S, SiteCounts
-from webcoach.memory.transfer import export_jsonl, read_jsonl
+from webcoach.memory.transfer import content_id, export_jsonl, harden, read_jsonl
 from webcoach.settings import ENV_CHROMA_URL, resolve
 
 log = logging.getLogger("webcoach")
@@ -112,9 +114,20 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _chroma_settings() -> ChromaSettings:
+def _chroma_settings(server: ServerAuth | None = None) -> ChromaSettings:
     # Chroma requires identical settings for every client of one path in a process: always build them here.
-    return ChromaSettings(anonymized_telemetry=False)
+    if server is None or server.kind is None:
+        return ChromaSettings(anonymized_telemetry=False)
+    provider = {
+        "basic": "chromadb.auth.basic_authn.BasicAuthClientProvider",
+        "token": "chromadb.auth.token_authn.TokenAuthClientProvider",
+    }[server.kind]
+    return ChromaSettings(
+        anonymized_telemetry=False,
+        chroma_client_auth_provider=provider,
+        chroma_client_auth_credentials=server.credentials,
+        chroma_auth_token_transport_header=server.header,
+    )
 
 
 def query_text(task: str, url: str | None) -> str:
@@ -137,6 +150,7 @@ class EpisodeStore:
         home: str | os.PathLike[str] | None = None,
         create: bool = True,
         timeout_s: float | None = None,
+        token: str | None = None,
     ) -> None:
         """`create=False` opens only a namespace that exists (read-only use: a typo must not make a new, empty one);
         `timeout_s` bounds every Chroma server call (default: $WEBCOACH_CHROMA_TIMEOUT, else 15 s)."""
@@ -156,9 +170,10 @@ class EpisodeStore:
         self._lock: StoreLock | None = None
         self._closed = False
         server_url = settings.chroma_url if path is None else None
+        self._server = server_auth(server_url, token=token)
         if server_url is not None:
-            self.location = server_url
-            self._client = self._connect(server_url)
+            self.location = self._server.display_url  # never the credentials: it is printed in stats and errors
+            self._client = self._connect(server_url, self._server)
         else:
             # Absolute and resolved: Chroma shares one client per path *string* in a process, and two clients on one
             # directory (say "x" and "./x") would corrupt it just as two processes do.
@@ -166,10 +181,14 @@ class EpisodeStore:
             self.location = str(chroma_dir)
             if not create and not chroma_dir.exists():
                 self._collection_missing([])
+            if path is None:
+                private_dir(settings.home)
+            private_dir(chroma_dir)
             self._lock = StoreLock(chroma_dir).acquire()
             try:
                 with self._wrap("open the embedded store"):
                     self._client = chromadb.PersistentClient(path=str(chroma_dir), settings=_chroma_settings())
+                private_tree(chroma_dir)
             except BaseException:
                 self._lock.release()
                 raise
@@ -197,20 +216,30 @@ class EpisodeStore:
             f"slow server: raise WEBCOACH_CHROMA_TIMEOUT"
         )
 
-    def _connect(self, url: str) -> ClientAPI:
+    def _connect(self, url: str, server: ServerAuth) -> ClientAPI:
         parts = urlsplit(url)  # checked by settings.check_chroma_url
         ssl = parts.scheme == "https"
         port = parts.port or (443 if ssl else 8000)
         try:
-            # Chroma's client makes its first calls while it is built, with no timeout: ask first, with one.
-            httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=self.timeout_s).raise_for_status()
-            client = chromadb.HttpClient(host=parts.hostname or "127.0.0.1", port=port, ssl=ssl, settings=_chroma_settings())
+            # Chroma's client makes its first calls while it is built, with no timeout: ask first, with one (and with
+            # the credentials: a server behind auth may refuse even its heartbeat without them).
+            heartbeat = f"{server.display_url.rstrip('/')}/api/v2/heartbeat"
+            httpx.get(heartbeat, timeout=self.timeout_s, headers=server.headers()).raise_for_status()
+            client = chromadb.HttpClient(
+                host=parts.hostname or "127.0.0.1",
+                port=port,
+                ssl=ssl,
+                settings=_chroma_settings(server),
+                tenant=server.tenant or chromadb.DEFAULT_TENANT,
+                database=server.database or chromadb.DEFAULT_DATABASE,
+            )
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
         except _CHROMA_ERRORS as exc:
             raise StoreError(
-                f"cannot use the Chroma server at {url}: {_one_line(exc)}; check that it is a Chroma 1.x server "
-                f"(`chroma run --path DIR --host 127.0.0.1 --port {port}`) or unset {ENV_CHROMA_URL}"
+                f"cannot use the Chroma server at {self.location}: {server.scrub(_one_line(exc))}; check that it is a "
+                f"Chroma 1.x server (`chroma run --path DIR --host 127.0.0.1 --port {port}`) and the credentials "
+                f"(URL or {ENV_CHROMA_TOKEN}), or unset {ENV_CHROMA_URL}"
             ) from exc
         _timed_session(client, self.timeout_s)
         return client
@@ -534,6 +563,23 @@ class EpisodeStore:
         self._site_cache.clear()
         return done
 
+    def review(self, episode_id: str, *, pinned: bool | None = None, banned: bool | None = None) -> Episode:
+        """A person's verdict on an episode: `pinned` approves it (the most trusted advice), `banned` keeps it from ever
+        being shown to an agent. Returns the updated episode."""
+        episode = self.get(episode_id)
+        update = {k: v for k, v in (("pinned", pinned), ("banned", banned)) if v is not None}
+        if update.get("pinned"):
+            update["banned"] = False
+        elif update.get("banned"):
+            update["pinned"] = False
+        reviewed = episode.model_copy(update=update)
+        record = encode(reviewed)
+        with self._wrap("update an episode"):
+            # Layout-1 keys are cleared as record_outcome does: the record is rewritten in the current layout.
+            self._col.update(ids=[episode_id], metadatas=[{**record, "episode": None, "domain": None, "schema_version": None}])  # type: ignore[dict-item]
+        self._site_cache.updated(episode_id, dict(record))
+        return reviewed
+
     # -- retrieval -------------------------------------------------------------------------------------------------
 
     def search(
@@ -689,12 +735,19 @@ class EpisodeStore:
         """Write every episode as JSONL (oldest first, then by id); returns how many. The file appears whole or not at all."""
         return export_jsonl(self._fetch([i for _, i in self._sorted_ids()]), path)
 
-    def import_(self, path: str | os.PathLike[str]) -> tuple[int, int]:
+    def import_(self, path: str | os.PathLike[str], *, trust_counts: bool = False) -> tuple[int, int]:
         """Add the episodes of a JSONL export; returns (added, skipped as already stored). The whole file is checked
-        first: one bad line and nothing is added."""
-        episodes = read_jsonl(path)
-        _, added = self._add(episodes)
-        return len(added), len(episodes) - len(added)
+        first: one bad line and nothing is added. Imported episodes are marked as such (the least trusted), get ids
+        derived from their content and their site from their start URL, and keep their `helped`/`hurt`/`created_at`
+        only with `trust_counts` (see memory/transfer.harden)."""
+        hardened = harden(read_jsonl(path), str(path), trust_counts=trust_counts)
+        # An export coming home: a record under the id its file claims (or the id its content hash gives) that says
+        # the same thing is already here, whatever the file's id.
+        looked_up = [i for claimed, ep in hardened for i in (claimed, ep.content_hash[:16])]
+        stored = {content_id(ep) for ep in self._fetch(list(dict.fromkeys(looked_up)))}
+        fresh = [ep for _, ep in hardened if ep.id not in stored]
+        _, added = self._add(fresh)
+        return len(added), len(hardened) - len(added)
 
     # -- lifetime --------------------------------------------------------------------------------------------------
 
@@ -709,6 +762,7 @@ class EpisodeStore:
                     client.close()
         finally:
             if self._lock is not None:
+                private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
                 self._lock.release()
 
     def __enter__(self) -> EpisodeStore:

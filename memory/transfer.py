@@ -5,14 +5,18 @@ Kept apart from the store so the file format can be read and checked without Chr
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import os
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
 from webcoach.condenser.episode import Episode
 from webcoach.errors import InputError, StoreError
+from webcoach.memory.files import write_private
 from webcoach.memory.migrations import upgrade
 
 
@@ -25,24 +29,76 @@ def why(exc: BaseException) -> str:
 
 
 def export_jsonl(episodes: Iterable[Episode], path: str | os.PathLike[str]) -> int:
-    """Write the episodes as JSONL; returns how many. The file appears whole or not at all, and an export of nothing
-    never replaces an existing file (it may be the only backup, and the namespace a typo)."""
+    """Write the episodes as JSONL (a 0600 file); returns how many. The file appears whole or not at all, through a
+    temporary file created safely beside it (memory/files.py): a symlink planted at any name is never followed. An
+    export of nothing never replaces an existing file (it may be the only backup, and the namespace a typo)."""
     target = Path(path)
-    tmp = target.with_name(target.name + ".partial")
-    written = 0
-    try:
-        with tmp.open("w", encoding="utf-8", newline="\n") as out:
-            for episode in episodes:
-                out.write(episode.model_dump_json() + "\n")
-                written += 1
-        if written == 0 and target.exists():
-            tmp.unlink()
-            raise StoreError(f"there are no episodes to export, so {target} was left as it was: check the namespace (-n)")
-        tmp.replace(target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise StoreError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    return written
+    remaining = iter(episodes)
+    first = next(remaining, None)
+    if first is None and target.exists():
+        raise StoreError(f"there are no episodes to export, so {target} was left as it was: check the namespace (-n)")
+    chosen = [] if first is None else itertools.chain([first], remaining)
+    return write_private(target, (episode.model_dump_json() + "\n" for episode in chosen))
+
+
+# Fields that are the record's content (what it says about a run), as opposed to bookkeeping a file could inflate.
+_CONTENT_FIELDS = (
+    "task",
+    "start_url",
+    "outcome",
+    "outcome_by",
+    "outcome_reason",
+    "summary",
+    "key_steps",
+    "failure_modes",
+    "what_worked",
+    "lessons",
+    "final_answer",
+    "step_count",
+    "duration_s",
+    "source_kind",
+    "content_hash",
+    "condenser",
+)
+MAX_FUTURE = timedelta(days=1)  # clock skew between machines, no more
+
+
+def content_id(episode: Episode) -> str:
+    """An id derived from what an episode says, so an imported record cannot take another episode's id."""
+    body = episode.model_dump(mode="json", include=set(_CONTENT_FIELDS))
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def harden(
+    episodes: Iterable[Episode], source: str, *, trust_counts: bool = False, now: datetime | None = None
+) -> list[tuple[str, Episode]]:
+    """Imported episodes as webcoach will store them, each with the id its file claimed: the site re-derived from
+    `start_url` (the model does it), the id derived from the content, provenance recorded, and `helped`/`hurt`/
+    `created_at` reset unless `trust_counts`. Impossible values (a date in the future, counts without a source) are
+    refused: one and nothing is imported."""
+    when = now or datetime.now(UTC)
+    out: list[tuple[str, Episode]] = []
+    for number, episode in enumerate(episodes, start=1):
+        created = episode.created_at if episode.created_at.tzinfo else episode.created_at.replace(tzinfo=UTC)
+        if created > when + MAX_FUTURE:
+            raise InputError(
+                f"{source} episode {number} ({episode.id}) is dated in the future ({created:%Y-%m-%d}); nothing was imported"
+            )
+        if episode.helped + episode.hurt > 100_000:
+            raise InputError(f"{source} episode {number} ({episode.id}) has impossible usefulness counts; nothing was imported")
+        update: dict[str, object] = {
+            "imported_from": Path(source).name,
+            "imported_at": when,
+            "pinned": False,  # only a person on this machine approves (memory pin); a file cannot
+            "banned": False,
+        }
+        if episode.start_url is None:
+            update["domain"] = None  # a site claimed with nothing to derive it from is not taken
+        if not trust_counts:
+            update |= {"helped": 0, "hurt": 0, "created_at": when}
+        hardened = episode.model_copy(update=update)
+        out.append((episode.id, hardened.model_copy(update={"id": content_id(hardened)})))
+    return out
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[Episode]:

@@ -77,7 +77,9 @@ def _live(*steps: Step) -> Trajectory:
 async def test_start_advice_combines_success_route_and_failure_lessons_and_cites_both() -> None:
     fail, win = _failed_search(), _success()
     advice = await RuleDecider().decide(
-        Situation(site=SITE, task="Find the cheapest history book", url=f"{SHOP}/index.html", hits=(_hit(win, 0.8), _hit(fail, 0.7)))
+        Situation(
+            site=SITE, task="Find the cheapest history book", url=f"{SHOP}/index.html", hits=(_hit(win, 0.8), _hit(fail, 0.7))
+        )
     )
     assert advice is not None and advice.trigger == "start"
     assert set(advice.episode_ids) == {win.id, fail.id}
@@ -119,11 +121,15 @@ async def test_dead_end_url_and_loop_and_over_budget() -> None:
     assert advice is not None and advice.trigger == "dead_end"
 
     twice = _live(*(Step(index=i, action="click", url=f"{SHOP}/help.html", target="Home") for i in range(2)))
-    advice = await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/help.html", hits=hits, trajectory=twice, step=2))
+    advice = await RuleDecider().decide(
+        Situation(site=SITE, task="t", url=f"{SHOP}/help.html", hits=hits, trajectory=twice, step=2)
+    )
     assert advice is not None and advice.trigger == "loop"
 
     wandering = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog.html", target=f"link {i}") for i in range(8)))
-    advice = await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=wandering, step=8))
+    advice = await RuleDecider().decide(
+        Situation(site=SITE, task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=wandering, step=8)
+    )
     assert advice is not None and advice.trigger == "over_budget" and win.id in advice.episode_ids
 
 
@@ -132,7 +138,9 @@ async def test_healthy_run_gets_no_advice() -> None:
     live = _live(Step(index=0, action="goto", url="about:blank", target=f"{SHOP}/index.html"))
     assert (
         await RuleDecider().decide(
-            Situation(site=SITE, task="t", url=f"{SHOP}/index.html", hits=(_hit(fail, 0.7), _hit(win, 0.6)), trajectory=live, step=1)
+            Situation(
+                site=SITE, task="t", url=f"{SHOP}/index.html", hits=(_hit(fail, 0.7), _hit(win, 0.6)), trajectory=live, step=1
+            )
         )
         is None
     )
@@ -182,10 +190,14 @@ async def test_over_budget_counts_actions_like_the_episodes_do() -> None:
     fail, win = _failed_search(), _success()  # the success took 4 actions
     hits = (_hit(fail, 0.7), _hit(win, 0.6))
     many = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog.html", target=f"link {i}") for i in range(8)))
-    advice = await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=many, step=3))
+    advice = await RuleDecider().decide(
+        Situation(site=SITE, task="t", url=f"{SHOP}/catalog.html", hits=hits, trajectory=many, step=3)
+    )
     assert advice is not None and advice.trigger == "over_budget" and "8 steps" in advice.render()
     few = _live(*(Step(index=i, action="click", url=f"{SHOP}/catalog-cooking.html", target=f"link {i}") for i in range(4)))
     assert (
-        await RuleDecider().decide(Situation(site=SITE, task="t", url=f"{SHOP}/catalog-cooking.html", hits=hits, trajectory=few, step=9))
+        await RuleDecider().decide(
+            Situation(site=SITE, task="t", url=f"{SHOP}/catalog-cooking.html", hits=hits, trajectory=few, step=9)
+        )
         is None
     )
