@@ -95,7 +95,7 @@ def one_line_errors() -> Iterator[None]:
     try:
         yield
     except WebcoachError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)  # messages quote paths and URLs: no markup
+        err.print(f"[red]error:[/red] {safe(str(exc))}", markup=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -145,22 +145,45 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def safe(text: object) -> str:
+    """Stored text as printable markup: control characters (terminal escapes) stripped, rich markup escaped. Everything
+    printed from stored or page-derived text goes through this (or `plain` where markup is off)."""
+
+    return escape(plain(text))
+
+
+def plain(text: object) -> str:
+    from webcoach.condenser.guard import clean
+
+    return clean(str(text) if text is not None else "")
+
+
+def advice_block(advice: Advice) -> str:
+    """The framed advice (the same text an agent gets), each line cleaned, indented; print with markup=False."""
+    return "\n".join(f"  {plain(line)}" for line in advice.render().splitlines())
+
+
 def episode_line(ep: Episode) -> str:
     colour = {"success": "green", "failure": "red"}.get(ep.outcome.value, "yellow")
     return (
-        f"[bold]{ep.id}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {escape(ep.domain or '-'):<24} "
-        f"{escape(clipped(ep.task))}"
+        f"[bold]{safe(ep.id)}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {safe(ep.domain or '-'):<24} "
+        f"{safe(clipped(ep.task))}"
     )
 
 
 def show_episode(ep: Episode) -> None:
-    out.print(f"[bold]{ep.id}[/bold]  {ep.task}")
-    out.print(f"  outcome: {ep.outcome.value} (by {ep.outcome_by}{': ' + ep.outcome_reason if ep.outcome_reason else ''})")
+    out.print(f"[bold]{safe(ep.id)}[/bold]  {safe(ep.task)}")
+    reason = f": {ep.outcome_reason}" if ep.outcome_reason else ""
+    out.print(f"  outcome: {ep.outcome.value} (by {ep.outcome_by}{reason})", markup=False)
     out.print(
-        f"  site: {ep.start_url or '-'}   steps: {ep.step_count}   created: {ep.created_at:%Y-%m-%d %H:%M}   source: {ep.source_kind}, {ep.condenser}"
+        f"  site: {plain(ep.domain or '-')} ({plain(ep.start_url or '-')})   steps: {ep.step_count}   "
+        f"created: {ep.created_at:%Y-%m-%d %H:%M}   source: {ep.source_kind}, {plain(ep.condenser)}",
+        markup=False,
     )
+    imported = f", imported from {plain(ep.imported_from)} on {ep.imported_at:%Y-%m-%d}" if ep.imported_at else ""
+    out.print(f"  trust: {ep.trust}{imported}", markup=False)
     out.print(f"  usefulness: {ep.usefulness:.2f} (helped {ep.helped}, hurt {ep.hurt})")
-    out.print(f"\n{ep.summary}")
+    out.print(f"\n{plain(ep.summary)}", markup=False)
     for title, items in (
         ("Key steps", ep.key_steps),
         ("What went wrong", [f"[{f.kind}] {f.detail}" for f in ep.failure_modes]),
@@ -170,7 +193,7 @@ def show_episode(ep: Episode) -> None:
         if items:
             out.print(f"\n[bold]{title}[/bold]")
             for item in items:
-                out.print(f"  - {item}", markup=False)
+                out.print(f"  - {plain(item)}", markup=False)
 
 
 @app.command()
@@ -247,10 +270,10 @@ def print_ingest(results: list[IngestResult], *, as_json: bool, total: int) -> N
         return
     for r in results:
         if r.status == "error":
-            err.print(f"[red]error:[/red] {escape(r.error or '')}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {safe(r.error or '')}", markup=True, highlight=False)
         else:
             note = "" if r.condenser == "rules" or str(r.condenser).startswith("llm:") else f"  ({r.condenser})"
-            out.print(f"{r.status:<9} {r.id}  {r.outcome:<7} {r.file}{note}", markup=False)
+            out.print(plain(f"{r.status:<9} {r.id}  {r.outcome:<7} {r.file}{note}"), markup=False)
     added = sum(r.status == "added" for r in results)
     failed = sum(r.status == "error" for r in results)
     summary = f"{added} added, {sum(r.status == 'duplicate' for r in results)} already stored, {failed} failed"
@@ -297,7 +320,7 @@ def advise(
     if as_json:
         print_json(
             {
-                "advice": advice.model_dump(mode="json") if advice else None,
+                "advice": {**advice.model_dump(mode="json"), "rendered": advice.render()} if advice else None,
                 "hits": [hit_json(h) for h in hits],
                 "config": asdict(coach.config),
             }
@@ -306,9 +329,10 @@ def advise(
     if advice is None:
         out.print("No advice: nothing in memory is close enough to this task." if not hits or not explain else "No advice.")
     else:
-        out.print(f"[bold]Advice[/bold] (confidence {advice.confidence:.2f}; {advice.why}):")
-        out.print(f"  {advice.text}", markup=False)
-        out.print(f"  rests on: {', '.join(advice.episode_ids)}")
+        out.print(f"[bold]Advice[/bold] (confidence {advice.confidence:.2f}; {safe(advice.why)}):")
+        for line in advice.render().splitlines():
+            out.print(f"  {plain(line)}", markup=False)
+        out.print(f"  rests on: {', '.join(advice.episode_ids)}", markup=False)
     if explain:
         w = coach.config.weights
         out.print(
@@ -319,13 +343,13 @@ def advise(
         # Plain columns, not a rich Table: at 80 columns a Table squeezed the ids and wrapped tasks one word per line.
         # Ids and numbers are never cut; the task gets what is left of the line, clipped.
         id_width = max([2, *(len(h.episode.id) for h in hits)])
-        out.print(f"{'score':>5} {'sim':>5} {'rec':>4} {'use':>4} site {'id':<{id_width}} outcome task", markup=False)
+        out.print(f"{'score':>5} {'sim':>5} {'rec':>4} {'use':>4} site trust    {'id':<{id_width}} outcome task", markup=False)
         for h in hits:
             line = (
                 f"{h.score:5.3f} {h.similarity:5.3f} {h.recency:4.2f} {h.usefulness:4.2f} "
-                f"{'yes' if h.same_site else '':<4} {h.episode.id:<{id_width}} {h.episode.outcome.value:<7} "
+                f"{'yes' if h.same_site else '':<4} {h.episode.trust:<8} {plain(h.episode.id):<{id_width}} {h.episode.outcome.value:<7} "
             )
-            out.print(line + clipped(h.episode.task, max(20, out.width - len(line))), markup=False)
+            out.print(line + plain(clipped(h.episode.task, max(20, out.width - len(line)))), markup=False)
         c = coach.config
         out.print(
             f"budget: at most {c.max_interventions} interventions per run, {c.min_steps_between} steps apart; coach timeout {c.timeout_s}s"
@@ -339,6 +363,7 @@ def hit_json(h: Hit) -> dict[str, Any]:
         "recency": h.recency,
         "usefulness": h.usefulness,
         "same_site": h.same_site,
+        "trust": h.episode.trust,
         "episode": h.episode.model_dump(mode="json"),
     }
 
@@ -406,7 +431,8 @@ def run(
 
     def show_advice(advice: Advice) -> None:
         if not as_json:
-            out.print(f"[magenta]coach[/magenta] ({advice.trigger}, cites {', '.join(advice.episode_ids)}): {advice.text}")
+            out.print(f"[magenta]coach[/magenta] ({advice.trigger}, cites {', '.join(advice.episode_ids)}):", markup=True)
+            out.print(advice_block(advice), markup=False)
 
     with one_line_errors():
         result = asyncio.run(
@@ -425,14 +451,14 @@ def run(
                 "steps": result.steps,
                 "seconds": round(result.seconds, 2),
                 "history": str(result.history_path) if result.history_path else None,
-                "advice": [a.model_dump(mode="json") for a in result.advice],
+                "advice": [{**a.model_dump(mode="json"), "rendered": a.render()} for a in result.advice],
                 "episode": result.episode.id if result.episode else None,
             }
         )
         return
     verdict = {True: "[green]success[/green]", False: "[red]failure[/red]", None: "[yellow]unknown[/yellow]"}[result.success]
     out.print(f"\n{verdict} after {result.steps} steps in {result.seconds:.0f}s; {len(result.advice)} coach interventions")
-    out.print(f"[bold]Answer:[/bold] {result.final_answer or '(none)'}")
+    out.print(f"[bold]Answer:[/bold] {safe(result.final_answer or '(none)')}")
     if result.history_path:
         out.print(f"history: {result.history_path}")
     if result.episode:
@@ -442,7 +468,7 @@ def run(
 def describe_step(step: Step) -> str:
     from webcoach.condenser.rules import describe
 
-    return describe(step) + (f" [red]failed[/red]: {step.error[:80]}" if step.error else "")
+    return safe(describe(step)) + (f" [red]failed[/red]: {safe(step.error[:80])}" if step.error else "")
 
 
 def short(url: str | None) -> str:
@@ -488,7 +514,7 @@ def demo(
     for ep in report.episodes:
         out.print(episode_line(ep))
         for lesson in ep.lessons[:2]:
-            out.print(f"      lesson: {lesson}", markup=False)
+            out.print(f"      lesson: {plain(lesson)}", markup=False)
     out.print("\n[bold]Memory search for the new task[/bold]")
     for h in report.hits:
         out.print(f"{h.score:5.2f}  sim {h.similarity:.2f}  " + episode_line(h.episode))
@@ -496,14 +522,15 @@ def demo(
         out.print("\nThe coach would stay silent.")
     else:
         out.print(f"\n[bold]The coach's advice before the first step[/bold] (cites {', '.join(report.advice.episode_ids)}):")
-        out.print(f"  {report.advice.text}", markup=False)
+        out.print(advice_block(report.advice), markup=False)
     if report.agent is not None:
         r = report.agent
         out.print(
             f"\n[bold]Coached agent[/bold]: {'success' if r.success else 'not successful'} in {r.steps} steps; answer: {r.final_answer}"
         )
         for a in r.advice:
-            out.print(f"  coach ({a.trigger}): {a.text}", markup=False)
+            out.print(f"  coach ({a.trigger}):", markup=False)
+            out.print(advice_block(a), markup=False)
     else:
         out.print("\nSet ANTHROPIC_API_KEY to also run a coached browser-use agent on this task (or `webcoach run ... --model`).")
     out.print(f"\nTry: webcoach memory list -n demo   |   webcoach advise {NEW_TASK_HINT} --explain -n demo")
@@ -597,7 +624,7 @@ def memory_search(
     for h in hits:
         out.print(f"{h.score:5.2f}  " + episode_line(h.episode))
         if h.episode.lessons:
-            out.print(f"       lesson: {clipped(h.episode.lessons[0], 160)}", markup=False)
+            out.print(f"       lesson: {plain(clipped(h.episode.lessons[0], 160))}", markup=False)
 
 
 @memory_app.command("stats")
@@ -617,7 +644,7 @@ def memory_stats(home: Home = None, namespace: Namespace = None, chroma_url: Chr
             value = list(value.items())
         # (name, count) pairs (by outcome, by site) read as "a: 3, b: 1", not as a Python list.
         text = (", ".join(f"{k}: {v}" for k, v in value) or "-") if isinstance(value, list) else str(value)
-        table.add_row(key.replace("_", " "), text)
+        table.add_row(key.replace("_", " "), safe(text))
     out.print(table)
 
 
@@ -632,9 +659,9 @@ def memory_forget(
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         removed = store.forget(episode_id)
     if not removed:
-        err.print(f"error: no episode {episode_id} in this namespace")
+        err.print(f"error: no episode {safe(episode_id)} in this namespace")
         raise typer.Exit(1)
-    out.print(f"forgot {episode_id}")
+    out.print(f"forgot {safe(episode_id)}")
 
 
 @memory_app.command("export")
@@ -647,7 +674,7 @@ def memory_export(
     """Write every episode of the namespace to a JSONL file (one episode per line)."""
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         n = store.export(file)
-    out.print(f"exported {n} episodes to {file}")
+    out.print(f"exported {n} episodes to {safe(file)}")
 
 
 @memory_app.command("import")
@@ -659,10 +686,17 @@ def memory_import(
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     embedder: Embedder = None,
+    trust_counts: Annotated[
+        bool,
+        typer.Option(
+            "--trust-counts", help="Keep the file's helped/hurt counts and dates (default: reset; only for your own exports)."
+        ),
+    ] = False,
 ) -> None:
-    """Add the episodes of a JSONL export (validated whole first; episodes already stored are skipped)."""
+    """Add the episodes of a JSONL export (validated whole first; episodes already stored are skipped). Imported
+    episodes are marked as imported (the least trusted), get ids derived from their content and sites from their URLs."""
     with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store:
-        added, skipped = store.import_(file)
+        added, skipped = store.import_(file, trust_counts=trust_counts)
     out.print(f"imported {added} episodes, skipped {skipped} already stored")
 
 
@@ -679,6 +713,34 @@ def memory_reembed(
         moved = store.reembed(to, on_progress=lambda done, _total: bar.update(job, completed=done))
         name = store.embedder.name
     out.print(f"re-embedded {moved} episodes with {name}")
+
+
+@memory_app.command("pin")
+def memory_pin(
+    episode_id: Annotated[str, typer.Argument(metavar="ID")],
+    undo: Annotated[bool, typer.Option("--undo", help="Withdraw the approval.")] = False,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+) -> None:
+    """Approve an episode: its advice becomes the most trusted, and its general lessons may be shown on other sites."""
+    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+        ep = store.review(episode_id, pinned=not undo)
+    out.print(f"{'unpinned' if undo else 'pinned'} {safe(ep.id)} (trust: {ep.trust})")
+
+
+@memory_app.command("ban")
+def memory_ban(
+    episode_id: Annotated[str, typer.Argument(metavar="ID")],
+    undo: Annotated[bool, typer.Option("--undo", help="Lift the ban.")] = False,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+) -> None:
+    """Exclude an episode: it is kept (for `show`) but never shown to an agent."""
+    with one_line_errors(), open_store(home, namespace, chroma_url) as store:
+        ep = store.review(episode_id, banned=not undo)
+    out.print(f"{'unbanned' if undo else 'banned'} {safe(ep.id)} (trust: {ep.trust})")
 
 
 @memory_app.command("setup-embedder")

@@ -83,9 +83,14 @@ class Watcher:
 
 
 @asynccontextmanager
-async def watch(coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None = None) -> AsyncIterator[Watcher]:
+async def watch(
+    coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None = None, keep_trace: bool = False
+) -> AsyncIterator[Watcher]:
     """Trace a Playwright script's `context`; when the block ends the trace is saved, condensed and stored in the coach's
-    memory, and the context is closed. A failure to ingest is logged, never raised: the script's own work comes first."""
+    memory, and the context is closed. A failure to ingest is logged, never raised: the script's own work comes first.
+
+    The raw trace holds everything the script typed, passwords included: it is deleted once condensed unless
+    `keep_trace=True` (then it stays at `path`, or under $WEBCOACH_HOME/runs, as a 0600 file)."""
     import logging
     import os
     import tempfile
@@ -93,13 +98,13 @@ async def watch(coach: Coach, context: BrowserContext, *, task: str, path: str |
     from playwright.async_api import Error as PlaywrightError
     from webcoach.condenser.condense import acondense
     from webcoach.errors import WebcoachError
+    from webcoach.memory.files import FILE_MODE, private_dir
     from webcoach.settings import resolve
 
     log = logging.getLogger("webcoach")
     made_path = path is None
     if path is None:
-        folder = resolve().runs_dir
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(resolve().runs_dir)
         handle, name = tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)
         os.close(handle)  # only a fresh name was wanted: Playwright writes the file
         path = Path(name)
@@ -136,3 +141,9 @@ async def watch(coach: Coach, context: BrowserContext, *, task: str, path: str |
                 watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)
+        finally:
+            if keep_trace:
+                with suppress(OSError):
+                    watcher.trace.chmod(FILE_MODE)
+            else:
+                watcher.trace.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ from webcoach.condenser.trajectory import Step
 from webcoach.errors import ConfigError, InputError
 from webcoach.hooks.browser_session import make_browser_profile, offline_env
 from webcoach.providers import OPENAI_COMPATIBLE
+from webcoach.memory.files import private_dir, write_private
 
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
@@ -291,9 +292,9 @@ def save_history(history: Any, task: str, directory: Path, sensitive_data: dict[
     parse_history(history, redactor)  # learns the values typed into password fields
     data = redactor.data(history.model_dump())
     assert isinstance(data, dict)
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     path = directory / f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{slug(task)}.json"
-    path.write_text(json.dumps({**data, "task": task}, indent=1, default=str), encoding="utf-8")
+    write_private(path, [json.dumps({**data, "task": task}, indent=1, default=str)])  # 0600: a run's history is private
     return path
 
 

@@ -71,7 +71,8 @@ async def test_the_watched_run_is_stored_with_the_scripts_verdict(
     assert episode.outcome_by == ("human" if verdict else "none")
     assert episode.source_kind.startswith("playwright") and episode.step_count >= 3
     assert "catalog-history.html" in episode.summary
-    assert w.trace.parent == runs_dir() and w.trace.stat().st_size > 0  # kept for re-ingesting
+    # The raw trace holds whatever was typed (passwords too): condensed, then gone, unless keep_trace=True.
+    assert w.trace.parent == runs_dir() and not w.trace.exists() and not list(runs_dir().glob("trace-*"))
     with pytest.raises(PlaywrightError):  # watch closed the context
         await context.new_page()
 
@@ -81,11 +82,11 @@ async def test_a_script_that_raises_is_stored_as_a_failure_and_the_error_propaga
 ) -> None:
     trace = tmp_path / "traces" / "run.zip"
     with pytest.raises(PlaywrightTimeoutError):
-        async with watch(Coach(store), context, task=TASK, path=trace) as w:
+        async with watch(Coach(store), context, task=TASK, path=trace, keep_trace=True) as w:
             page = await browse_to_history(context, site)
             await page.click("#sort-by-price", timeout=300)  # no such control: the script fails here
 
-    assert w.trace == trace and trace.stat().st_size > 0
+    assert w.trace == trace and trace.stat().st_size > 0 and trace.stat().st_mode & 0o777 == 0o600  # kept, private
     assert store.count() == 1 and w.episode is not None
     episode = store.get(w.episode.id)
     assert episode.outcome is Outcome.FAILURE and episode.outcome_by == "human"
