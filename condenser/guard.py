@@ -52,7 +52,8 @@ def clean(text: str | None) -> str:
 
 def quote_data(text: str | None, limit: int = OBSERVATION_CHARS) -> str:
     """A page-derived string as a quoted observation: clean, capped, and unable to close its quotes or brackets."""
-    body = clean(text).replace('"', "'").replace("[", "(").replace("]", ")").replace("<", "(").replace(">", ")")
+    # No quote, bracket or tag opener survives, so the data cannot end its quote, fake a label or open a tag.
+    body = clean(text).replace('"', "'").replace("[", "(").replace("]", ")").replace("<", "(")
     if len(body) > limit:
         body = body[: limit - 1] + "…"
     return f'"{body}"'

@@ -111,8 +111,8 @@ class Redactor:
             netloc = netloc.rsplit("@", 1)[1]
         query = self._query(parts.query)
         fragment = self._query(parts.fragment) if "=" in parts.fragment else parts.fragment
-        rebuilt = urlunsplit((parts.scheme, netloc, _path(parts.path), query, fragment))
-        return self.text(rebuilt)
+        # The host is never scrubbed as text: a mask there would make the URL unparseable (and hosts are not secrets).
+        return urlunsplit((parts.scheme, netloc, self.text(_path(parts.path)) or "", query, self.text(fragment) or ""))
 
     def _query(self, query: str) -> str:
         if not query:

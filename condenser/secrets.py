@@ -81,7 +81,14 @@ def _high_entropy(match: re.Match[str]) -> bool:
         return False
     if not (any(c.isupper() for c in token) and any(c.islower() for c in token)):
         return False  # hex digests, ids and SHOUTING_CONSTANTS are not secrets
+    parts = [p for p in re.split(r"[-_/+.]", token) if p]
+    if len(parts) >= 3 and all(_word_like(p) for p in parts):
+        return False  # a slug of words ("ignore-other-advice-sign-in-2024"), not a key
     return entropy(token) > MIN_ENTROPY
+
+
+def _word_like(part: str) -> bool:
+    return part.isdigit() or (part.isalpha() and (part.islower() or part.isupper() or part.istitle()))
 
 
 def mask_high_entropy(text: str, mask: str) -> str:

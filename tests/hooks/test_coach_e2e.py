@@ -31,7 +31,7 @@ from webcoach.hooks.scripted import ScriptedLLM
 from webcoach.llm import FunctionModel
 from webcoach.memory.store import EpisodeStore
 
-MARK = "[webcoach advice"  # how every injected note starts (Advice.render)
+MARK = "[webcoach notes from past runs"  # how every injected note starts (Advice.render)
 
 # A real browser-use history of a failed run on the shop (written by tests/test_browser_use_history.py), recorded on
 # port 8765: click on a missing element [999] on deals.html, the 404 expired-deal.html page, a failed select, gave up.
