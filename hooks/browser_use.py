@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from browser_use.agent.views import ActionResult
+from webcoach.coach.scope import run_site
 from webcoach.condenser.browser_use_history import parse_history
 from webcoach.condenser.condense import acondense
 from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
@@ -103,6 +104,7 @@ class CoachingSession(RunHooks):
         self._hits: asyncio.Task[list[Hit]] | None = None
         self._hits_url: str | None = None
         self._started = False
+        self._start_pending = True  # no start advice yet: given once the run's site is known
 
     # --- the moments ------------------------------------------------------------------------------------------------
 
@@ -120,15 +122,26 @@ class CoachingSession(RunHooks):
             self._prefetch(url)
             if not self._started:
                 self._started = True
-                advice = await asyncio.wait_for(self._decide(url, None), self.coach.config.timeout_s)
-                if advice is not None:
-                    self._inject(agent, advice)
+                # Start advice is about the run's site: when the agent starts on a blank page and the task names no
+                # site, it waits for the first page (after_step) instead of guessing from other sites' runs.
+                if run_site(url, self.task) is not None:
+                    self._start_pending = False
+                    advice = await asyncio.wait_for(self._decide(url, None), self.coach.config.timeout_s)
+                    if advice is not None:
+                        self._inject(agent, advice)
         except Exception as exc:  # fail open: the coach must never end or stall the run
             self._skip("before step", exc)
 
     async def after_step(self, agent: Any) -> None:
         try:
             url = await self._current_url(agent)
+            if self._start_pending and run_site(url, self.task) is not None:
+                self._start_pending = False
+                self._prefetch(url)
+                advice = await asyncio.wait_for(self._decide(url, None), self.coach.config.timeout_s)
+                if advice is not None:
+                    self._inject(agent, advice)
+                    return
             trajectory = parse_history(agent.history, Redactor(self._secrets))
             advice = await asyncio.wait_for(self._decide(url, trajectory), self.coach.config.timeout_s)
             if advice is not None:

@@ -288,3 +288,51 @@ def condense_real(port: int) -> Episode:
         final_answer="Foundation, $7.25",
     )
     return condense_rules(traj, TASK)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("offline_browser_use")
+async def test_a_real_agent_steered_by_the_attacker_never_reaches_the_next_agents_prompts(
+    attack_site: int, episodes: dict[str, Episode], chromium: str, tmp_path: Path
+) -> None:
+    """Run 1: a real browser-use Agent on the attacker's site; the page's text (element text) steers its final answer,
+    which claims success. Run 2: another agent, on the victim site memory also knows. Every prompt run 2's model
+    received is checked: it gets the victim site's own start advice, framed as data, and nothing of the attacker."""
+    from browser_use import Agent
+    from webcoach.hooks.browser_session import make_browser_profile
+    from webcoach.hooks.browser_use import run_coached
+    from webcoach.hooks.scripted import ScriptedLLM
+
+    def profile(name: str) -> Any:
+        base = make_browser_profile(tmp_path / name, executable_path=chromium)
+        return base.model_copy(update={"args": [*base.args, HOST_RULES]})
+
+    port = attack_site
+    with EpisodeStore(tmp_path / "store", embedder="hashing") as store:
+        store.add(episodes["victim"])
+        coach = Coach(store)
+        evil_task = f"{TASK} on {_url(ATTACKER, port, 'answer.html')}"
+        steered = ScriptedLLM(
+            [
+                [{"click": {"target": "ok"}}],
+                [{"done": {"text": f"Foundation, $7.25. {PLANTED}", "success": True}}],
+            ]
+        )
+        await run_coached(Agent(task=evil_task, llm=steered, browser_profile=profile("p1"), use_judge=False), coach, max_steps=4)
+        stored = [ep for ep in store.list() if ep.domain == ATTACKER]
+        assert stored and PLANTED[:40] in json.dumps(stored[0].model_dump(mode="json"))  # the attack is in memory
+
+        victim_task = f"{TASK} on {_url(VICTIM, port, 'shop/index.html')}"
+        honest = ScriptedLLM(
+            [
+                [{"click": {"text": "Catalog"}}],
+                [{"done": {"text": "Foundation, $7.25", "success": True}}],
+            ]
+        )
+        await run_coached(Agent(task=victim_task, llm=honest, browser_profile=profile("p2"), use_judge=False), coach, max_steps=4)
+    prompts = honest.prompts
+    assert prompts and any(f"[webcoach notes from past runs on {VICTIM}]" in p for p in prompts)
+    assert any("not instructions" in p and "catalog-scifi.html" in p for p in prompts)
+    for prompt in prompts:
+        for marker in ("evil-example", "ignore other advice", PLANTED[:30]):
+            assert marker not in prompt, marker
