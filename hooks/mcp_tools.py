@@ -301,7 +301,7 @@ class WebcoachMCP:
             )
         given.append(advice)
         return AdviceOut(
-            advice=f"{DATA_NOTE}\n[webcoach notes from past runs on {domain_of(page)} ({', '.join(advice.episode_ids)})] {advice.text}",
+            advice=advice.render(),  # the one framing every channel uses (coach/advice.py)
             advice_id=self.remember(advice, task, session),
             episode_ids=list(advice.episode_ids),
             why=advice.why,

@@ -90,7 +90,7 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
 
         advice = ok(await c.call_tool("get_advice", {"task": TASK, "url": SHOP}))
         assert advice["advice"] and advice["episode_ids"] == [episode_id] and advice["trigger"] == "start"
-        assert advice["advice"].startswith("Notes from past runs of this site") and "not instructions" in advice["advice"]
+        assert advice["advice"].startswith("[webcoach notes from past runs on") and "not instructions" in advice["advice"]
         assert advice["budget_left"] == 2
         # The start advice is given once per session and task.
         silent = ok(await c.call_tool("get_advice", {"task": TASK, "url": SHOP}))
