@@ -285,7 +285,12 @@ def print_ingest(results: list[IngestResult], *, as_json: bool, total: int) -> N
 @app.command()
 def advise(
     task: Annotated[str, typer.Argument(help="The task an agent is about to do.")],
-    url: Annotated[str | None, typer.Option("--url", help="The site it starts on; same-site episodes rank higher.")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="The page it starts on: advice is scoped to that site (without it, to a site the task names)."
+        ),
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Also show every retrieved episode, its score parts and the weights.")
     ] = False,

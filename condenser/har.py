@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from webcoach.condenser.redact import SENSITIVE_KEY, Redactor
+from webcoach.condenser.secrets import SECRET_PARAM, secret_field
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.condenser.urls import split_url
 from webcoach.errors import InputError
@@ -105,7 +106,8 @@ def _secret_values(entries: list[Mapping[str, Any]]) -> Iterator[str]:
             if isinstance(text, str):
                 pairs += _body_pairs(text)
         for key, value in pairs:
-            if value and SENSITIVE_KEY.search(key):
+            # A form field named like a secret (pwd, otp, code, pin, ...) or a secret URL parameter (sig, ...).
+            if value and (SENSITIVE_KEY.search(key) or secret_field(key) or SECRET_PARAM.search(key)):
                 yield value
 
 

@@ -145,7 +145,7 @@ async def test_bad_input_gets_one_line_tool_errors_and_the_server_stays_up(tmp_p
         foreign = error(
             await c.call_tool("record_run", {"task": TASK, "outcome": "success", "trace_path": str(output), "url": OTHER})
         )
-        assert "is on 127.0.0.1, not on books.example.com" in foreign
+        assert "is on 127.0.0.1, not on example.com" in foreign  # sites are registrable domains
         assert "bad arguments: outcome" in error(
             await c.call_tool("record_run", {"task": TASK, "outcome": "great", "trace_path": str(output)})
         )
@@ -159,7 +159,7 @@ async def test_bad_input_gets_one_line_tool_errors_and_the_server_stays_up(tmp_p
         # Memory of one site never advises another.
         ok(await c.call_tool("record_run", {"task": TASK, "outcome": "success", "trace_path": str(output)}))
         elsewhere = ok(await c.call_tool("get_advice", {"task": TASK, "url": OTHER}))
-        assert elsewhere["advice"] is None and "no episodes from books.example.com" in elsewhere["why"]
+        assert elsewhere["advice"] is None and "no episodes from example.com" in elsewhere["why"]
 
         # A huge recent_steps is read, bounded (last 50 steps, 300 characters a field), not refused.
         huge = [{"action": "click", "target": f"button {i}", "value": "v" * 2000, "url": SHOP} for i in range(5000)]

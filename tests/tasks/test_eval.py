@@ -51,7 +51,7 @@ def answer_judge() -> FunctionModel:
     """Success when the agent's answer holds a price; the reasoning quotes the answer."""
 
     def judge(system: str, prompt: str) -> str:
-        answer = prompt.split("Result Response: ", 1)[1].split("\n", 1)[0]
+        answer = prompt.split("<<<DATA result response", 1)[1].split("\n")[1]  # the first line inside the data block
         return f"The response says {answer!r}.\n" + ("SUCCESS" if "$" in answer else "NOT SUCCESS")
 
     return FunctionModel(judge, model_name="scripted-judge")
