@@ -209,8 +209,11 @@ def _scan_dom(line: str, values: set[str]) -> bool:
         if not isinstance(attrs, dict):
             continue
         kind, autocomplete = str(attrs.get("type", "")).lower(), str(attrs.get("autocomplete", "")).lower()
-        named = secret_field(*(attrs.get(k) for k in ("name", "id", "placeholder", "aria-label", "title")))
-        if kind == "password" or autocomplete in _SECRET_AUTOCOMPLETE or named:
+        if (
+            kind == "password"
+            or autocomplete in _SECRET_AUTOCOMPLETE
+            or secret_field(" ".join(str(attrs.get(k) or "") for k in ("name", "id", "placeholder", "aria-label", "title")))
+        ):
             values.update(attrs[key] for key in ("__playwright_value_", "value") if isinstance(attrs.get(key), str))
             secret_target = secret_target or "__playwright_target__" in attrs
     return secret_target

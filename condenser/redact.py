@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlunsplit
 
 from webcoach.condenser.urls import split_url
 
-from webcoach.condenser.secrets import SECRET_PARAM, mask_high_entropy, secret_path_segment, token_pattern
+from webcoach.condenser.secrets import SECRET_PARAM, mask_tokens, secret_path_segment
 
 MASK = "[REDACTED]"
 
@@ -92,8 +92,7 @@ class Redactor:
                 out = out.replace(secret, MASK)
         for pattern in _PATTERNS:
             out = pattern.sub(MASK, out)
-        out = token_pattern().sub(MASK, out)
-        out = mask_high_entropy(out, MASK)
+        out = mask_tokens(out, MASK)
         out = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}", out)
         out = _CARD.sub(_mask_card, out)
         return out

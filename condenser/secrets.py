@@ -65,7 +65,11 @@ def token_pattern() -> re.Pattern[str]:
 
 
 # Candidates for the entropy check: long runs of token characters with letters and digits mixed.
-_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/_\-])(?=[A-Za-z0-9+/_\-]*\d)(?=[A-Za-z0-9+/_\-]*[A-Za-z])[A-Za-z0-9+/_\-]{24,}={0,2}")
+# (Plain runs, checked in Python: lookaheads here would rescan the rest of the run at every position.)
+_CANDIDATE = re.compile(r"[A-Za-z0-9+/_\-]{24,}={0,2}")
+# Any token format needs a run of 16+ token characters; most strings (labels, selectors, short URLs) have none, and
+# skipping the long alternation for them is most of its cost.
+_LONG_RUN = re.compile(r"[A-Za-z0-9_\-]{16}")
 MIN_ENTROPY = 4.0  # bits per character; hex digests top out at 4.0, random base64/base62 of this length sits near 4.5-5
 
 
@@ -77,6 +81,8 @@ def entropy(text: str) -> float:
 
 def _high_entropy(match: re.Match[str]) -> bool:
     token = match.group(0)
+    if not (any(c.isdigit() for c in token) and any(c.isalpha() for c in token)):
+        return False
     if "/" in token and token.count("/") > 2:  # a URL path, not a key
         return False
     if not (any(c.isupper() for c in token) and any(c.islower() for c in token)):
@@ -89,6 +95,13 @@ def _high_entropy(match: re.Match[str]) -> bool:
 
 def _word_like(part: str) -> bool:
     return part.isdigit() or (part.isalpha() and (part.islower() or part.isupper() or part.istitle()))
+
+
+def mask_tokens(text: str, mask: str) -> str:
+    """`text` with every known token format and every high-entropy run replaced by `mask`."""
+    if len(text) < 16 or not _LONG_RUN.search(text):
+        return text
+    return mask_high_entropy(token_pattern().sub(mask, text), mask)
 
 
 def mask_high_entropy(text: str, mask: str) -> str:
