@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from webcoach.condenser.episode import Episode, Trust
-from webcoach.condenser.guard import clean, instruction_problem, quote_data
+from webcoach.condenser.guard import clean, instruction_problem, lesson_problem, quote_data
 from webcoach.condenser.site import HOST_IN_TEXT, foreign_hosts
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.memory.ranking import Hit
@@ -90,7 +90,9 @@ def observe(kind: ObservationKind, text: str | None, ep: Episode, site: str | No
     """A page-derived string from `ep`, made safe to show to a run on `site`."""
     own = site is not None and ep.domain == site
     cleaned = clean(text)
-    if instruction_problem(cleaned):
+    # An LLM-written lesson is checked again as it is injected (it may predate the check, or come from an import).
+    written_by_model = ep.condenser.startswith("llm") and kind in ("lesson", "general_lesson", "note")
+    if instruction_problem(cleaned) or (written_by_model and lesson_problem(cleaned, site)):
         cleaned = "(withheld: the recorded text read like an instruction to the agent)"
     age = max(0, (datetime.now(UTC) - _aware(ep.created_at)).days)
     return Observation(
