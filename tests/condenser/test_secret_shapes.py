@@ -4,6 +4,7 @@ then searched for (raw, URL-encoded, JSON-escaped) in the store's bytes, an expo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from contextlib import suppress
@@ -14,6 +15,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
+from webcoach.coach.coach import Coach
 from webcoach.condenser.condense import condense
 from webcoach.condenser.redact import Redactor
 from webcoach.hooks.runner import save_history
@@ -133,6 +135,13 @@ def test_no_secret_shape_reaches_store_export_show_advise_or_a_prompt(secrets_tr
     condense(trace, task=TASK, llm=model)
     (call,) = model.calls
     assert_no_secret(call[0] + call[1], "the LLM condenser prompt")
+
+    coach_model = FunctionModel(lambda system, prompt: json.dumps({"intervene": False}))
+    with EpisodeStore(home=home) as store:
+        asyncio.run(Coach(store, llm=coach_model).advise(TASK, f"{base}/secrets.html"))
+    (decider_call,) = coach_model.calls
+    assert "secrets.html" in decider_call[1]
+    assert_no_secret(decider_call[0] + decider_call[1], "the LLM coach prompt")
 
 
 def test_store_and_export_are_private_files(tmp_path: Path) -> None:
