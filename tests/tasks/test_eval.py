@@ -20,11 +20,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
+from webcoach.condenser.episode import Episode
 from webcoach.condenser.sources import load_trajectory
 from webcoach.errors import ConfigError, InputError, WebcoachError
 from webcoach.hooks.scripted import ScriptedLLM, prompt_text
 from webcoach.llm import FunctionModel
 from webcoach.memory.store import EpisodeStore
+from webcoach.memory.transfer import content_id
 from webcoach.tasks.evaluate import EvalConfig, evaluate
 from webcoach.tasks.judge import BrowserUseJudge
 from webcoach.tasks.miniwob import build_site, miniwob_tasks
@@ -340,7 +342,8 @@ async def test_frozen_arm_reads_memory_and_never_writes_it(tmp_path: Path, chrom
     memory = tmp_path / "memory.jsonl"
     with EpisodeStore(path=tmp_path / "first" / "stores" / "coach") as store:
         assert store.export(memory) == 1
-    (remembered,) = [json.loads(line)["id"] for line in memory.read_text().splitlines()]
+    # Imported memory is stored under an id derived from its content (a file cannot choose ids): the one cited below.
+    (remembered,) = [content_id(Episode.model_validate_json(line)) for line in memory.read_text().splitlines()]
 
     out = tmp_path / "second"
     await evaluate(tasks[1:3], _config(out, chromium, arms=("coach", "frozen"), memory=memory))
