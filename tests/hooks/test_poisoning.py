@@ -101,7 +101,7 @@ def recordings(attack_site: int, chromium: str, tmp_path_factory: pytest.TempPat
             page.wait_for_url("**/redirect.html*"),
         ),
         # Locators are strict: two matches make Playwright's error quote both buttons' text.
-        "strict": lambda page: (page.goto(evil("strict.html")), page.locator("button").click(timeout=500)),
+        "strict": lambda page: (page.goto(evil("strict.html")), page.locator("button").click(timeout=5000)),
         "subresource": lambda page: (page.goto(evil("subresource.html")), page.wait_for_timeout(300)),
         "victim": lambda page: (
             page.goto(_url(VICTIM, port, "shop/index.html")),
