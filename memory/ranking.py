@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
-from webcoach.condenser.episode import Episode, domain_of
+from webcoach.condenser.episode import Episode
+from webcoach.condenser.site import site_of, site_of_host
 
 T = TypeVar("T")
 
 # Second-level labels under which a country code TLD sells names (amazon.co.uk): the site is one label further left.
 # A stand-in until a public-suffix-based site module replaces site_key; only its answers need to stay stable.
-_SECOND_LEVEL = {"co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "go", "gob", "nic"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,17 +71,14 @@ class Scored(Generic[T]):
 
 
 def site_key(domain_or_url: str | None) -> str | None:
-    """The site a host belongs to (docs.python.org and python.org are one site; amazon.co.uk is not co.uk)."""
+    """The site a host belongs to (docs.python.org and python.org are one site; amazon.co.uk is not co.uk): the
+    registrable domain from the public-suffix list, as everywhere (condenser/site.py)."""
     if not domain_or_url:
         return None
-    host = domain_of(domain_or_url) if "://" in domain_or_url else domain_or_url
-    if not host:
-        return None
-    labels = host.lower().rstrip(".").split(".")
-    if len(labels) <= 2 or labels[-1].isdigit():  # a registrable name already, or an IP address
-        return ".".join(labels)
-    keep = 3 if len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL else 2
-    return ".".join(labels[-keep:])
+    if "://" in domain_or_url:
+        return site_of(domain_or_url)
+    host = domain_or_url.split("/", 1)[0].rsplit(":", 1)[0] if "[" not in domain_or_url else domain_or_url
+    return site_of_host(host) if host else None
 
 
 def same_site(domain: str | None, other: str | None) -> bool:
