@@ -31,8 +31,8 @@ from webcoach.condenser.sources import sensitive_values
 from webcoach.condenser.trajectory import Step
 from webcoach.errors import ConfigError, InputError
 from webcoach.hooks.browser_session import make_browser_profile, offline_env
-from webcoach.providers import OPENAI_COMPATIBLE
 from webcoach.memory.files import private_dir, write_private
+from webcoach.providers import OPENAI_COMPATIBLE
 
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
