@@ -121,7 +121,7 @@ async def _failure_kinds(run: RunResult) -> list[str]:
 
 def _intervention(advice: Advice) -> Intervention:
     return Intervention(
-        text=advice.text,
+        text=advice.render(),  # what the agent read, quoted observations included
         episode_ids=list(advice.episode_ids),
         trigger=advice.trigger,
         step=advice.step,

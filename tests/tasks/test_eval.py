@@ -20,13 +20,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
-from webcoach.condenser.episode import Episode
 from webcoach.condenser.sources import load_trajectory
 from webcoach.errors import ConfigError, InputError, WebcoachError
 from webcoach.hooks.scripted import ScriptedLLM, prompt_text
 from webcoach.llm import FunctionModel
 from webcoach.memory.store import EpisodeStore
-from webcoach.memory.transfer import content_id
 from webcoach.tasks.evaluate import EvalConfig, evaluate
 from webcoach.tasks.judge import BrowserUseJudge
 from webcoach.tasks.miniwob import build_site, miniwob_tasks
@@ -342,11 +340,12 @@ async def test_frozen_arm_reads_memory_and_never_writes_it(tmp_path: Path, chrom
     memory = tmp_path / "memory.jsonl"
     with EpisodeStore(path=tmp_path / "first" / "stores" / "coach") as store:
         assert store.export(memory) == 1
-    # Imported memory is stored under an id derived from its content (a file cannot choose ids): the one cited below.
-    (remembered,) = [content_id(Episode.model_validate_json(line)) for line in memory.read_text().splitlines()]
 
     out = tmp_path / "second"
     await evaluate(tasks[1:3], _config(out, chromium, arms=("coach", "frozen"), memory=memory))
+    # Imported memory is stored under an id derived from its content (a file cannot choose ids): the one cited below.
+    with EpisodeStore(path=out / "stores" / "frozen") as store:
+        (remembered,) = [e.id for e in store.list()]
     rows = _rows(out)
     frozen = [r for r in rows if r["arm"] == "frozen"]
     assert len(frozen) == 2 and all(r["episode_id"] is None for r in frozen)
@@ -438,7 +437,9 @@ async def test_memory_of_the_same_tasks_never_hands_over_answers_and_local_route
     new_port = json.loads((second / "run.json").read_text())["site_port"]
     assert new_port != old_port
     by_task = {r.task_id: r for r in run.results}
-    remembered = {json.loads(line)["task"]: json.loads(line)["id"] for line in memory.read_text().splitlines()}
+    # Imported episodes are stored under ids derived from their (port-moved) content: read them from the arm's store.
+    with EpisodeStore(path=second / "stores" / "frozen") as store:
+        remembered = {e.task: e.id for e in store.list()}
     for task in tasks:
         row = by_task[task.id]
         own = remembered[task.question]
