@@ -14,9 +14,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlunsplit
 
-from webcoach.condenser.urls import split_url
-
 from webcoach.condenser.secrets import SECRET_PARAM, mask_tokens, secret_path_segment
+from webcoach.condenser.urls import split_url
 
 MASK = "[REDACTED]"
 
