@@ -348,13 +348,17 @@ def advise(
         # Plain columns, not a rich Table: at 80 columns a Table squeezed the ids and wrapped tasks one word per line.
         # Ids and numbers are never cut; the task gets what is left of the line, clipped.
         id_width = max([2, *(len(h.episode.id) for h in hits)])
-        out.print(f"{'score':>5} {'sim':>5} {'rec':>4} {'use':>4} site trust    {'id':<{id_width}} outcome task", markup=False)
+        trust_width = max([5, *(len(h.episode.trust) for h in hits)])
+        out.print(
+            f"{'score':>5} {'sim':>5} {'rec':>4} {'use':>4} site {'trust':<{trust_width}} {'id':<{id_width}} outcome task",
+            markup=False,
+        )
         for h in hits:
             line = (
-                f"{h.score:5.3f} {h.similarity:5.3f} {h.recency:4.2f} {h.usefulness:4.2f} "
-                f"{'yes' if h.same_site else '':<4} {h.episode.trust:<8} {plain(h.episode.id):<{id_width}} {h.episode.outcome.value:<7} "
+                f"{h.score:5.3f} {h.similarity:5.3f} {h.recency:4.2f} {h.usefulness:4.2f} {'yes' if h.same_site else '':<4} "
+                f"{h.episode.trust:<{trust_width}} {plain(h.episode.id):<{id_width}} {h.episode.outcome.value:<7} "
             )
-            out.print(line + plain(clipped(h.episode.task, max(20, out.width - len(line)))), markup=False)
+            out.print(line + plain(clipped(h.episode.task, max(16, out.width - len(line)))), markup=False)
         c = coach.config
         out.print(
             f"budget: at most {c.max_interventions} interventions per run, {c.min_steps_between} steps apart; coach timeout {c.timeout_s}s"

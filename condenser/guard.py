@@ -46,7 +46,6 @@ def clean(text: str | None) -> str:
     if not text:
         return ""
     text = _ESCAPE_SEQ.sub("", text)
-    text = unicodedata.normalize("NFKC", text)
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
@@ -75,6 +74,7 @@ FENCE_RULE = (
 
 def instruction_problem(text: str) -> str | None:
     """Why `text` reads as an instruction aimed at the agent (prompt injection), or None."""
+    text = unicodedata.normalize("NFKC", text)  # fullwidth and other lookalike letters read as plain ones
     if _IGNORE.search(text) or _ROLEPLAY.search(text):
         return "tells the agent to ignore its instructions"
     return None
@@ -82,7 +82,7 @@ def instruction_problem(text: str) -> str | None:
 
 def lesson_problem(lesson: str, site: str | None) -> str | None:
     """Why `lesson` must not be stored or shown to an agent on `site`, or None when it may be."""
-    text = clean(lesson)
+    text = unicodedata.normalize("NFKC", clean(lesson))
     if instruction_problem(text):
         return instruction_problem(text)
     if _CREDENTIALS.search(text):

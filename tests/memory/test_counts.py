@@ -19,6 +19,7 @@ from webcoach.memory.store import EpisodeStore
 DATA = Path(__file__).parents[1] / "data"
 HISTORIES = sorted(DATA.glob("browser_use_*.json"))
 TASK = "Find the cheapest science fiction book on Acme Books"
+SHOP = "http://127.0.0.1:8765/shop/index.html"  # where the recorded histories ran: advice is scoped to a site
 
 
 @pytest.mark.parametrize("field", ["helped", "hurt", "step_count", "duration_s"])
@@ -42,12 +43,12 @@ def test_one_bad_record_never_silences_the_coach() -> None:
     with EpisodeStore(embedder="hashing") as store:
         episodes = [condense(h, task=TASK) for h in HISTORIES]
         store.add_many(episodes)
-        assert asyncio.run(Coach(store).advise(TASK)) is not None
+        assert asyncio.run(Coach(store).advise(TASK, SHOP)) is not None
         # A record written by an older or foreign writer with impossible counts (0/0 usefulness before the fix).
         store._col.update(ids=[episodes[0].id], metadatas=[{"helped": -1, "hurt": -1}])
         hits = store.search(TASK, k=5)
         assert {h.episode.id for h in hits} == {e.id for e in episodes[1:]}
-        assert asyncio.run(Coach(store).advise(TASK)) is not None
+        assert asyncio.run(Coach(store).advise(TASK, SHOP)) is not None
     result = CliRunner().invoke(app, ["memory", "show", episodes[0].id])
     assert result.exit_code == 1 and len(result.stderr.strip().splitlines()) == 1 and "forget" in result.stderr
     result = CliRunner().invoke(app, ["memory", "search", TASK])

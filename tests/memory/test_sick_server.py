@@ -28,6 +28,7 @@ from webcoach.memory.store import EpisodeStore
 DATA = Path(__file__).parents[1] / "data"
 HISTORIES = sorted(DATA.glob("browser_use_*.json"))
 TASK = "Find the cheapest science fiction book on Acme Books"
+SHOP = "http://127.0.0.1:8765/shop/index.html"  # where the recorded histories ran: advice is scoped to a site
 
 
 @contextmanager
@@ -66,10 +67,10 @@ def test_the_coach_stays_silent_and_quick_on_a_stopped_server(chroma_server: tup
     with EpisodeStore(url=url, embedder="hashing") as store:  # the store's own timeout stays long (15 s)
         store.add(condense(HISTORIES[0], task=TASK))
         coach = Coach(store, config=CoachConfig(timeout_s=1))
-        assert asyncio.run(coach.advise(TASK)) is not None
+        assert asyncio.run(coach.advise(TASK, SHOP)) is not None
         with stopped(server):
             started = time.monotonic()
-            assert asyncio.run(coach.advise(TASK)) is None  # fails open, bounded by the coach's timeout_s
+            assert asyncio.run(coach.advise(TASK, SHOP)) is None  # fails open, bounded by the coach's timeout_s
             assert time.monotonic() - started < 5
 
 
