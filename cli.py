@@ -704,6 +704,10 @@ def memory_import(
 ) -> None:
     """Add the episodes of a JSONL export (validated whole first; episodes already stored are skipped). Imported
     episodes are marked as imported (the least trusted), get ids derived from their content and sites from their URLs."""
+    from webcoach.memory.transfer import read_jsonl
+
+    with one_line_errors():
+        read_jsonl(file)  # a bad file is refused before the store opens: a mistyped namespace is not created for nothing
     with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store:
         added, skipped = store.import_(file, trust_counts=trust_counts)
     out.print(f"imported {added} episodes, skipped {skipped} already stored")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -22,10 +21,11 @@ from browser_use.agent.views import ActionResult
 from webcoach.coach.scope import run_site
 from webcoach.condenser.browser_use_history import parse_history
 from webcoach.condenser.condense import acondense
-from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
+from webcoach.condenser.episode import Episode, OutcomeBy
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.sources import sensitive_values
 from webcoach.hooks.base import RunHooks
+from webcoach.hooks.keep import keep_run
 from webcoach.llm import usage_role
 
 if TYPE_CHECKING:
@@ -180,15 +180,14 @@ class CoachingSession(RunHooks):
                 )
             if label is not None and label.reason:
                 episode = episode.model_copy(update={"outcome_reason": label.reason[:300]})
-            store = self.coach.store
-            if config.store_runs:
-                if save_to is not None:
-                    save_to.parent.mkdir(parents=True, exist_ok=True)
-                    save_to.write_text(json.dumps(episode.model_dump(mode="json")), encoding="utf-8")
-                await asyncio.to_thread(store.add, episode)
-            cited = sorted({i for a in self.given for i in a.episode_ids} - {episode.id})
-            if config.update_usefulness and cited and episode.outcome is not Outcome.UNKNOWN:
-                await asyncio.to_thread(store.record_outcome, cited, episode.outcome is Outcome.SUCCESS)
+            await keep_run(
+                self.coach.store,
+                episode,
+                cited=[i for a in self.given for i in a.episode_ids],
+                store_run=config.store_runs,
+                credit=config.update_usefulness,
+                save_to=save_to,
+            )
             if not config.store_runs:
                 return None
             self.episode = episode

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field, ValidationError
-from webcoach.errors import InputError, StoreLockedError, WebcoachError
+from webcoach.errors import InputError, NamespaceNotFoundError, StoreLockedError, WebcoachError
 from webcoach.hooks.mcp_tools import (
     INSTRUCTIONS,
     MAX_K,
@@ -200,6 +200,8 @@ def serve(options: ServerOptions, http: str | None = None) -> None:
         WebcoachMCP(options).open_store().close()
     except StoreLockedError as exc:  # another process is using it now; calls wait for it, so this is no reason to stop
         log.warning("webcoach mcp: %s", exc)
+    except NamespaceNotFoundError:  # a new namespace: the first record_run creates it, questions until then get "empty"
+        pass
     server = build_server(options)
     if http is None:
         server.run()

@@ -32,9 +32,11 @@ from webcoach.condenser.playwright_mcp import trace_files
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.reported_steps import MAX_STEPS, reported_trajectory
 from webcoach.condenser.sources import load_trajectory
-from webcoach.errors import InputError, StoreLockedError
+from webcoach.errors import InputError, NamespaceNotFoundError, StoreLockedError
+from webcoach.hooks.keep import keep_run
 from webcoach.memory.ranking import same_site
 from webcoach.memory.store import EpisodeStore
+from webcoach.settings import resolve
 
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
@@ -219,12 +221,13 @@ class WebcoachMCP:
 
     # --- the store, opened per call ---------------------------------------------------------------------------------
 
-    def open_store(self) -> EpisodeStore:
+    def open_store(self, create: bool = False) -> EpisodeStore:
+        """Reads open only a namespace that exists (asking must not create one); `record_run` creates it."""
         o = self.options
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:
             try:
-                return EpisodeStore(home=o.home, namespace=o.namespace, url=o.chroma_url, embedder=o.embedder)
+                return EpisodeStore(home=o.home, namespace=o.namespace, url=o.chroma_url, embedder=o.embedder, create=create)
             except StoreLockedError:
                 # Another webcoach process (an ingest, another client's server) holds the embedded store: wait a little.
                 if time.monotonic() > deadline:
@@ -232,9 +235,9 @@ class WebcoachMCP:
                 time.sleep(0.1)
 
     @contextlib.asynccontextmanager
-    async def store(self) -> AsyncIterator[EpisodeStore]:
+    async def store(self, *, create: bool = False) -> AsyncIterator[EpisodeStore]:
         async with self._io:
-            store = await asyncio.to_thread(self.open_store)
+            store = await asyncio.to_thread(self.open_store, create)
             try:
                 yield store
             finally:
@@ -284,6 +287,13 @@ class WebcoachMCP:
         trajectory = reported_trajectory(_as_steps(recent_steps), keep_last=RECENT_STEPS) if recent_steps else None
         given = self.given(session, task)
         budget = self.options.coach.max_interventions
+        if not await self.has_memory():
+            return AdviceOut(
+                advice=None,
+                advice_id=None,
+                why=f"no advice: memory is empty (namespace {self.namespace()!r} holds no episodes yet)",
+                budget_left=max(0, budget - len(given)),
+            )
         async with self.store() as store:
             hits = await asyncio.to_thread(store.search, task, page, self.options.coach.k, weights=self.options.coach.weights)
             # The site boundary: another site's routes, selectors and errors are noise at best and an attack at worst.
@@ -326,6 +336,8 @@ class WebcoachMCP:
             raise InputError("query is required: describe the task or problem to look up")
         page = _check_url(url)
         k = max(1, min(int(k), MAX_K))
+        if not await self.has_memory():
+            return SearchOut(namespace=self.namespace(), total_episodes=0, episodes=[])
         async with self.store() as store:
             hits = await asyncio.to_thread(store.search, query, page, k, weights=self.options.coach.weights)
             total = await asyncio.to_thread(store.count)
@@ -364,35 +376,30 @@ class WebcoachMCP:
             )
         verdict = None if outcome == "unknown" else outcome
         episode = await acondense(trajectory, task=task, outcome=verdict, outcome_by="agent" if verdict else None)
-        async with self.store() as store:
-            is_new = not await asyncio.to_thread(store.contains, episode.id)
-            await asyncio.to_thread(store.add, episode)
-            credited = await self._credit(store, task, session, episode)
+        async with self.store(create=True) as store:
+            kept = await keep_run(store, episode, cited=self._cited(task, session, episode))
         return RecordOut(
             episode_id=episode.id,
-            status="added" if is_new else "duplicate",
+            status="added" if kept.stored else "duplicate",
             outcome=episode.outcome.value,
             site=episode.domain,
             steps=episode.step_count,
             summary=episode.summary,
             lessons=list(episode.lessons),
             source=source,
-            credited=credited,
+            credited=kept.credited,
         )
 
-    async def _credit(self, store: EpisodeStore, task: str, session: str, episode: Episode) -> int:
+    def _cited(self, task: str, session: str, episode: Episode) -> list[str]:
         """As a coached browser-use run does when it ends: the episodes behind advice this session got for this task, and
         that nobody rated yet, are credited (success) or blamed (failure) with the run's outcome."""
         if episode.outcome is Outcome.UNKNOWN:
-            return 0
+            return []
         key = _task_key(task)
         pending = [g for g in self._advice.values() if g.session == session and g.task_key == key and not g.rated]
-        cited = sorted({i for g in pending for i in g.advice.episode_ids} - {episode.id})
         for g in pending:
             g.rated = True
-        if not cited:
-            return 0
-        return await asyncio.to_thread(store.record_outcome, cited, episode.outcome is Outcome.SUCCESS)
+        return [i for g in pending for i in g.advice.episode_ids]
 
     async def rate_advice(self, advice_id: str, helped: bool) -> RateOut:
         given = self._advice.get(advice_id.strip())
@@ -408,7 +415,20 @@ class WebcoachMCP:
         given.rated = True
         return RateOut(advice_id=advice_id, helped=helped, episodes_updated=updated)
 
+    def namespace(self) -> str:
+        return resolve(namespace=self.options.namespace).namespace
+
+    async def has_memory(self) -> bool:
+        """Whether the namespace exists yet (a fresh one is created by the first `record_run`, never by a read)."""
+        try:
+            async with self.store():
+                return True
+        except NamespaceNotFoundError:
+            return False
+
     async def recent(self, n: int = RECENT_EPISODES) -> list[EpisodeOut]:
+        if not await self.has_memory():
+            return []
         async with self.store() as store:
             episodes = await asyncio.to_thread(store.list, n)
         return [episode_out(e) for e in episodes]

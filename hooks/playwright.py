@@ -12,7 +12,6 @@ secrets included, into the zip). The trace is written even when the block raises
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
@@ -98,6 +97,7 @@ async def watch(
     from playwright.async_api import Error as PlaywrightError
     from webcoach.condenser.condense import acondense
     from webcoach.errors import WebcoachError
+    from webcoach.hooks.keep import keep_run
     from webcoach.memory.files import FILE_MODE, private_dir
     from webcoach.settings import resolve
 
@@ -137,7 +137,7 @@ async def watch(
         try:
             if saved:
                 episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
-                await asyncio.to_thread(coach.store.add, episode)
+                await keep_run(coach.store, episode)
                 watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)

@@ -76,6 +76,15 @@ def test_a_namespace_typo_never_destroys_a_backup(tmp_path: Path) -> None:
     assert namespaces() == ["default"]  # nothing was created by reading
 
 
+@pytest.mark.usefixtures("stored")
+def test_importing_a_bad_file_into_a_mistyped_namespace_creates_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"not": "an episode"}\n')
+    code, _, err = invoke("memory", "import", str(bad), "-n", "defualt")
+    assert code == 1 and "line 1 is not an episode" in one_line(err)
+    assert namespaces() == ["default"]
+
+
 def test_export_of_an_empty_namespace_keeps_the_file(tmp_path: Path) -> None:
     EpisodeStore(namespace="empty", embedder="hashing").close()
     target = tmp_path / "keep.jsonl"

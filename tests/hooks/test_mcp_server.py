@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
+from webcoach.errors import NamespaceNotFoundError
 from webcoach.memory.store import EpisodeStore
 
 OUTPUT = Path(__file__).parents[1] / "data" / "playwright_mcp_output"
@@ -221,6 +222,9 @@ async def test_a_new_namespace_says_memory_is_empty(tmp_path: Path) -> None:
         advice = ok(await c.call_tool("get_advice", {"task": TASK, "url": SHOP}))
         assert advice["advice"] is None and "holds no episodes yet" in advice["why"] and "nobody-yet" in advice["why"]
         assert ok(await c.call_tool("search_memory", {"query": TASK}))["total_episodes"] == 0
+    # asking created nothing: the namespace appears with the first recorded run, not with a question
+    with pytest.raises(NamespaceNotFoundError):
+        EpisodeStore(home=tmp_path / "home", namespace="nobody-yet", create=False)
 
 
 async def test_streamable_http(tmp_path: Path, output: Path) -> None:
