@@ -4,6 +4,10 @@ Secrets are collected before any string is built: text typed into a password fie
 element Playwright resolved, from the element a DOM snapshot marks as the target, or from focus left on such an element)
 and every value a password input holds in any DOM snapshot. Only then are steps, URLs and errors extracted, each through
 the Redactor. DOM and aria snapshots, log lines (other than navigations), request bodies and sources are never kept.
+
+A little over the 400-line guide: reading events, collecting secrets and building steps are one pass over one shared
+state (`_Raw`), and the secrets step must see everything before any string is built; the container and field access
+already live in trace_format.py.
 """
 
 from __future__ import annotations

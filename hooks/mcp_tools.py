@@ -9,6 +9,9 @@ to the SDK; failures here are WebcoachErrors with one-line messages, which it tu
   from episodes of the agent's own site only, and framed as data in fixed words the server owns.
 - Input comes from an LLM: it is bounded (the last steps only, clipped fields), never trusted as a path to anything but
   a log to parse, and redacted like every other log.
+
+A little over the 400-line guide: the tools' input/output models are their JSON schemas and documentation for the
+calling LLM, and they sit beside the logic that fills them.
 """
 
 from __future__ import annotations
