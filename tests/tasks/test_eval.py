@@ -189,13 +189,19 @@ async def test_resume_after_kills_runs_only_what_is_missing_and_restores_memory(
     (leftover / "profile").mkdir(parents=True)
     stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", f"--user-data-dir={leftover / 'profile'}"])
     try:
+        # Until the child has exec'd, /proc shows the parent's command line: wait for the one a leftover browser has.
+        deadline = time.monotonic() + 20
+        while str(leftover).encode() not in Path(f"/proc/{stray.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline, "the stray process never started"
+            time.sleep(0.05)
         with pytest.raises(ConfigError, match="already holds results: pass --resume"):
             await evaluate(tasks, config)
         again = await evaluate(tasks, _config(out, chromium, arms=("coach",), resume=True))
+        ended = stray.wait(timeout=10)  # ended by the resume itself, not by the clean-up below
     finally:
         if stray.poll() is None:
             stray.kill()
-    assert stray.wait(timeout=10) == -signal.SIGKILL  # the leftover process was ended, the profile removed
+    assert ended == -signal.SIGKILL  # the leftover process was ended, the profile removed
     assert again.cleaned == (1, 1) and not leftover.exists()
     assert again.restored == 1 and again.planned == 1 and again.skipped == 2
     (redone,) = again.results
