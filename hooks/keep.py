@@ -40,8 +40,8 @@ async def keep_run(
         if save_to is not None:
             save_to.parent.mkdir(parents=True, exist_ok=True)
             save_to.write_text(json.dumps(episode.model_dump(mode="json")), encoding="utf-8")
-        stored = not await asyncio.to_thread(store.contains, episode.id)
-        await asyncio.to_thread(store.add, episode)
+        # add_batch says which ids this call really stored: one existence query, and right beside concurrent writers
+        stored = episode.id in await asyncio.to_thread(store.add_batch, [episode])
     others = sorted(set(cited) - {episode.id})
     credited = 0
     if credit and others and episode.outcome is not Outcome.UNKNOWN:
