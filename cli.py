@@ -342,7 +342,8 @@ def advise(
         w = coach.config.weights
         out.print(
             f"\n[bold]Ranking[/bold]: score = {w.similarity}*similarity + {w.recency}*recency + {w.usefulness}*(2*usefulness-1)"
-            f"\n  + {w.same_site}*same_site; recency half-life {w.half_life_days}d, over-fetch {w.overfetch}, k={coach.config.k}"
+            f"\n  + {w.same_site}*same_site (without a URL: + {w.likely_site}*the site the nearest {w.site_vote} vote for)"
+            f"\n  recency half-life {w.half_life_days}d, over-fetch {w.overfetch}, k={coach.config.k}"
             f"\n  advice needs similarity >= {coach.config.min_similarity}"
         )
         # Plain columns, not a rich Table: at 80 columns a Table squeezed the ids and wrapped tasks one word per line.

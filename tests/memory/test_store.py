@@ -235,6 +235,20 @@ def test_usefulness_moves_with_recorded_outcomes(db: EpisodeStore) -> None:
     assert (hits[1].episode.helped, hits[1].episode.hurt) == (1, 2)
 
 
+def test_without_a_url_the_site_the_nearest_agree_on_comes_first() -> None:
+    shop = [make_episode(f"shop {i}", days_ago=0) for i in range(3)]
+    odd = make_episode("other", url="https://other.example.net/", days_ago=0)
+    pairs = [(odd, 0.80), (shop[0], 0.78), (shop[1], 0.75), (shop[2], 0.70)]
+    hits = rank(pairs, url=None, now=NOW)
+    # The odd neighbour is the most similar, but the shop's three outvote it: all three rank above it.
+    assert [h.episode for h in hits] == [shop[0], shop[1], shop[2], odd]
+    assert hits[0].score == pytest.approx(0.78 + 0.15 + 0.15)
+    assert not any(h.same_site for h in hits)  # a guess orders hits; it never claims to be the run's site
+    assert rank(pairs, url=None, now=NOW, weights=RetrievalWeights(site_vote=0))[0].episode == odd
+    # With a URL there is no vote: the URL's site decides (an unseen site's URL leaves plain similarity).
+    assert rank(pairs, url="https://never.example.org/", now=NOW)[0].episode == odd
+
+
 def test_rank_is_the_documented_formula() -> None:
     w = RetrievalWeights()
     fresh_shop = make_episode("x", days_ago=0, helped=3, hurt=1)
@@ -243,7 +257,8 @@ def test_rank_is_the_documented_formula() -> None:
     assert [h.episode for h in hits] == [fresh_shop, old_other]
     assert hits[0].score == pytest.approx(0.8 + 0.15 * 1.0 + 0.25 * (4 / 6 - 0.5) * 2 + 0.15)
     assert hits[1].score == pytest.approx(0.9 + 0.15 * 0.25)
-    assert rank([(old_other, 0.9), (fresh_shop, 0.8)], url=None, now=NOW, weights=w, k=1)[0].episode == fresh_shop
+    no_vote = RetrievalWeights(likely_site=0.0)
+    assert rank([(old_other, 0.9), (fresh_shop, 0.8)], url=None, now=NOW, weights=no_vote, k=1)[0].episode == fresh_shop
     assert rank([(old_other, 0.1)], url=None, now=NOW, weights=RetrievalWeights(min_similarity=0.2)) == []
     assert recency(NOW - timedelta(days=14), NOW, 14) == pytest.approx(0.5)
     assert recency(NOW.replace(tzinfo=None), NOW, 14) == 1.0  # naive datetimes read as UTC
