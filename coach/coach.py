@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from webcoach.coach.advice import Advice, Situation
 from webcoach.coach.decide import Decider, RuleDecider, RuleSettings
 from webcoach.coach.scope import run_site, scope_hits
+from webcoach.condenser.site import site_of
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.memory.ranking import Hit, RetrievalWeights
 
@@ -69,6 +70,11 @@ class Coach:
     # --- retrieval and decision -------------------------------------------------------------------------------------
 
     async def retrieve(self, task: str, url: str | None = None) -> list[Hit]:
+        if site_of(url) is None and (named := run_site(None, task)) is not None:
+            # Before its first page (about:blank) a run's site is the one its task names, as scope_hits judges it:
+            # retrieve that site's own episodes first, as a URL would.
+            url = f"https://{named}/"
+
         def search() -> list[Hit]:
             # A step waits at most timeout_s for the coach: bound the server calls by it too, so a stopped server
             # leaves no thread hanging behind the step.

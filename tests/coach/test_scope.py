@@ -3,6 +3,8 @@ site speaks; banned episodes never do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from webcoach.coach.coach import Coach
 from webcoach.coach.scope import run_site, scope_hits
 from webcoach.condenser.episode import Episode
@@ -10,8 +12,10 @@ from webcoach.condenser.rules import condense_rules
 from webcoach.condenser.site import foreign_hosts
 from webcoach.condenser.trajectory import Step, Trajectory
 from webcoach.memory.ranking import Hit
+from webcoach.memory.store import EpisodeStore
 
 TASK = "Find the cheapest PlayStation 5 game"
+SITES = ("bestbuy.com", "amazon.com", "target.com", "walmart.com", "ebay.com", "newegg.com")
 
 
 def _run(site: str, *, success: bool, outcome_by: str | None = None) -> Episode:
@@ -62,6 +66,16 @@ async def test_advice_on_a_new_site_never_names_another_site() -> None:
     rendered = advice.render()
     assert not foreign_hosts(rendered, "gamestop.com"), rendered
     assert "another site" in rendered and "[webcoach notes from past runs on gamestop.com]" in rendered
+
+
+async def test_before_the_first_page_the_site_the_task_names_is_retrieved_first(tmp_path: Path) -> None:
+    own = _run("gamestop.com", success=True).model_copy(update={"task": "Look up PS5 prices"})
+    # Elsewhere, tasks worded exactly like the query: by similarity alone they would all come first.
+    others = [_run(site, success=True).model_copy(update={"task": f"{TASK} on gamestop.com"}) for site in SITES]
+    with EpisodeStore(tmp_path / "store", embedder="hashing") as store:
+        store.add_many([own, *others])
+        hits = await Coach(store).retrieve(f"{TASK} on gamestop.com", "about:blank")
+    assert hits[0].episode.id == own.id
 
 
 async def test_on_its_own_site_the_coach_still_speaks() -> None:
