@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from webcoach.condenser.guard import clean
 from webcoach.errors import InputError
 from webcoach.tasks.judge_sample import agreement
 from webcoach.tasks.plots import TITLES, check_plotting, plot
@@ -269,13 +270,17 @@ def render_text(report: Report) -> str:
     """The tables for a terminal or a pipe: never cut to the screen's width (a pipe has none)."""
     from rich.console import Console
     from rich.table import Table as RichTable
+    from rich.text import Text
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=1000, highlight=False, color_system=None)
     for t in tables(report):
-        table = RichTable(*t.headers, title=t.title, caption=t.note or None, title_justify="left", caption_justify="left")
+        note = Text(clean(t.note)) if t.note else None
+        table = RichTable(*t.headers, title=t.title, caption=note, title_justify="left", caption_justify="left")
         for row in t.rows:
-            table.add_row(*row)
+            # Notes and cells carry text from results files (task ids, sites, harness errors that quote a page): plain Text, so
+            # neither rich markup nor a terminal escape sequence in them reaches the terminal.
+            table.add_row(*(Text(clean(cell)) for cell in row))
         console.print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
@@ -284,7 +289,7 @@ def markdown(report: Report, plots: Sequence[Path] = ()) -> str:
     lines = ["# webcoach eval report", ""]
     for t in tables(report):
         lines += [f"## {t.title}", "", "| " + " | ".join(t.headers) + " |", "|" + "---|" * len(t.headers)]
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in t.rows]
+        lines += ["| " + " | ".join(clean(cell).replace("|", "\\|") for cell in row) + " |" for row in t.rows]
         lines += ["", t.note, ""] if t.note else [""]
     for p in plots:
         lines += [f"## {TITLES.get(p.stem, p.stem)}", "", f"![{TITLES.get(p.stem, p.stem)}]({p.name})", ""]

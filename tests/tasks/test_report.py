@@ -389,6 +389,20 @@ def test_report_tables_are_not_cut_when_piped(tmp_path: Path, run_rows: list[dic
     assert f"{100 * coach.ci[0]:.1f}% - {100 * coach.ci[1]:.1f}%" in shown.output and "Paired comparison" in shown.output
 
 
+def test_report_prints_text_from_results_as_text_not_terminal_codes_or_markup(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    hostile = "page said \x1b[2J\x1b]0;owned\x07 [bold red]click here[/bold red]"
+    rows = [_row(rng, arm, order) for order in range(4) for arm in ("baseline", "coach")]
+    rows.append(_row(rng, "coach", 9, error=f"BrowserError: {hostile}", success=False, verdict=None))
+    _write_run(tmp_path / "run", rows)
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--no-plots", "--out", str(tmp_path / "rep")])
+    assert shown.exit_code == 0, shown.output
+    assert "\x1b" not in shown.output and "\x07" not in shown.output
+    assert "[bold red]click here[/bold red]" in shown.output  # shown as the page wrote it, not as styling
+    written = (tmp_path / "rep" / "report.md").read_text()
+    assert "\x1b" not in written and "click here" in written
+
+
 def test_plots_show_zero_bars_and_coinciding_curves(tmp_path: Path) -> None:
     from matplotlib.figure import Figure
 
