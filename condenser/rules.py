@@ -211,8 +211,9 @@ def condense_rules(
     if traj.final_answer:
         summary.append(f"Final answer: {clip(traj.final_answer, 120)}")
 
+    digest = content_hash(task, traj.fingerprint())  # once: it serialises and hashes every step
     return Episode(
-        id=content_hash(task, traj.fingerprint())[:16],
+        id=digest[:16],
         task=task,
         start_url=start,
         domain=domain_of(start),
@@ -229,6 +230,6 @@ def condense_rules(
         duration_s=traj.duration_s,
         created_at=created_at or datetime.now(UTC),
         source_kind=traj.source_kind,
-        content_hash=content_hash(task, traj.fingerprint()),
+        content_hash=digest,
         condenser="rules",
     )

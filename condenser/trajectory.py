@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 SourceKind = Literal["playwright-trace", "browser-use-history", "har", "agent-steps"]
@@ -71,10 +71,15 @@ class Trajectory:
 
     def fingerprint(self) -> str:
         """A stable digest of the (redacted) content, so re-ingesting the same log is recognised."""
+        # It feeds episode ids, so its output must never change (tests/condenser/test_rules.py pins it). Steps hold
+        # plain values only, so reading their fields gives what `dataclasses.asdict` gave without its deep copy.
         body = {
             "source_kind": self.source_kind,
-            "steps": [asdict(s) for s in self.steps],
+            "steps": [{name: getattr(s, name) for name in _STEP_FIELDS} for s in self.steps],
             "final_answer": self.final_answer,
             "start_url": self.start_url,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_STEP_FIELDS = tuple(f.name for f in fields(Step))

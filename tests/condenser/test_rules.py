@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from webcoach.condenser.condense import condense
 from webcoach.condenser.episode import Outcome
 from webcoach.condenser.rules import condense_rules
+from webcoach.condenser.sources import load_trajectory
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 
 SHOP = "http://127.0.0.1:9/shop"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def _traj(*steps: Step, **kw: object) -> Trajectory:
@@ -82,6 +88,59 @@ def test_same_log_same_id_different_task_different_id() -> None:
     a, b, c = condense_rules(traj, "task one"), condense_rules(traj, "task one"), condense_rules(traj, "task two")
     assert a.id == b.id and a.content_hash == b.content_hash
     assert a.id != c.id
+
+
+# Episode ids come from the fingerprint: re-ingesting an old log after an upgrade must find the episode it made then.
+# These are the values webcoach has always given; a change here orphans every stored episode (and double-stores it).
+PINNED = {
+    "browser_use_cheapest_scifi.json": ("6cd27cac835d31f512b1096f37b8fc429f4f52acb9865ee658c9553181062ed2", "24e3a25054690ed4"),
+    "browser_use_failed_deals.json": ("d8862c4d121f8963aa5ec72cef6327c03a8df398309ca88fc3dec1b5b0688b53", "baddedd0f010c017"),
+    "browser_use_login.json": ("f49f004610089636c9b91f987b1a2aa9df086d66eca455b67a8bc356f44648fe", "37cad60fceebed48"),
+    "playwright_mcp_output": ("d8a281721a5024ca1f2255cfb439aa4f4698c355af55d00897f4ac08a66d52c8", "42700ec03677fce3"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_fingerprint_and_id_of_a_bundled_log_never_change(name: str) -> None:
+    fingerprint, episode_id = PINNED[name]
+    assert load_trajectory(DATA / name).fingerprint() == fingerprint
+    episode = condense(DATA / name, task="t")
+    assert episode.id == episode_id and episode.content_hash.startswith(episode_id)
+
+
+def test_fingerprint_of_every_step_field_never_changes() -> None:
+    # Every Step field set, non-ASCII text and floats included; what is not content (task, source, ...) is left out.
+    traj = Trajectory(
+        source_kind="playwright-trace",
+        steps=(
+            Step(
+                index=0,
+                action="goto",
+                url="https://shop.example/",
+                target="https://shop.example/",
+                http_status=200,
+                started_at=1700000000.25,
+                duration_s=1.5,
+            ),
+            Step(
+                index=1,
+                action="fill",
+                url="https://shop.example/login",
+                target='[3] input "E-mail"',
+                value="[REDACTED]",
+                error="Timeout 800ms exceeded.",
+                thought="sign in — first",
+            ),
+            Step(index=2, action="done", result="Café “Dune”, £7.99"),
+        ),
+        task="ignored by the fingerprint",
+        start_url="https://shop.example/",
+        final_answer="Café “Dune”, £7.99",
+        console_errors=("ignored too",),
+        http_failures=(HttpFailure(url="https://shop.example/x", status=404),),
+        source="ignored.json",
+    )
+    assert traj.fingerprint() == "cc3ae1027ecc99fd3cd7fc53e6aa2da44e3d4cea6eccdd3f60c063a1c9deb701"
 
 
 def test_a_broken_page_is_one_lesson_not_two() -> None:
