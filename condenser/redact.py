@@ -26,18 +26,24 @@ SENSITIVE_KEY = re.compile(
     re.IGNORECASE,
 )
 
-_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{12,}=*"),
-    re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+# Each pattern with a literal that every match of it contains (None: no such literal): a string without it is not
+# searched. Most strings have none of them, and a search costs far more than `in`.
+_PATTERNS: tuple[tuple[str | None, re.Pattern[str]], ...] = (
+    ("-----BEGIN ", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)),
+    ("eyJ", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    (None, re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{12,}=*")),
+    ("@", re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")),
 )
 # key=value / key: value / "key": "value" pairs with a sensitive key name.
+_PAIR_KEYWORDS = r"pass(?:word|wd)?|pwd|secret|token|api[-_]?key|apikey|authorization|session(?:id)?|cvv|cvc|otp"
 _PAIR = re.compile(
-    r"""(?P<key>["']?[\w\-]*(?:pass(?:word|wd)?|pwd|secret|token|api[-_]?key|apikey|authorization|session(?:id)?|cvv|cvc|otp)[\w\-]*["']?)"""
+    rf"""(?P<key>["']?[\w\-]*(?:{_PAIR_KEYWORDS})[\w\-]*["']?)"""
     r"""(?P<sep>\s*[:=]\s*)(?P<q>["']?)(?P<val>[^\s"'&,;}]{1,})""",
     re.IGNORECASE,
 )
+# _PAIR backtracks through every word for its keyword (the costliest step of `text` by far); every match of it holds
+# one of these, found in one linear scan, and a `:` or `=`.
+_PAIR_KEYWORD = re.compile(_PAIR_KEYWORDS, re.IGNORECASE)
 # user:password@ in a URL written into free text (an error message, a log line): dropped, as in `Redactor.url`.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:?#]+:[^/\s@?#]+@")
 _CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?![\d.])")
@@ -89,10 +95,12 @@ class Redactor:
         for secret in self._ordered:
             if secret in out:
                 out = out.replace(secret, MASK)
-        for pattern in _PATTERNS:
-            out = pattern.sub(MASK, out)
+        for needed, pattern in _PATTERNS:
+            if needed is None or needed in out:
+                out = pattern.sub(MASK, out)
         out = mask_tokens(out, MASK)
-        out = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}", out)
+        if ("=" in out or ":" in out) and _PAIR_KEYWORD.search(out):
+            out = _PAIR.sub(lambda m: f"{m.group('key')}{m.group('sep')}{m.group('q')}{MASK}", out)
         out = _CARD.sub(_mask_card, out)
         return out
 
