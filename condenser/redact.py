@@ -47,6 +47,10 @@ _PAIR_KEYWORD = re.compile(_PAIR_KEYWORDS, re.IGNORECASE)
 # user:password@ in a URL written into free text (an error message, a log line): dropped, as in `Redactor.url`.
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:?#]+:[^/\s@?#]+@")
 _CARD = re.compile(r"(?<![\d.])(?:\d[ \-]?){12,18}\d(?![\d.])")
+# A log repeats its URLs, element names and attributes step after step: each Redactor remembers what it made of the
+# strings it saw (up to this many, each this short at most: long page text seldom repeats).
+_MEMO_SIZE = 4096
+_MEMO_CHARS = 1000
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -72,6 +76,8 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         self._ordered: list[str] = []  # longest first, so a secret that contains another is masked whole
+        self._texts: dict[str, str] = {}
+        self._urls: dict[str, str] = {}
         for s in secrets:
             self.add_secret(s)
 
@@ -83,6 +89,8 @@ class Redactor:
         if not forms <= self._secrets:
             self._secrets |= forms
             self._ordered = sorted(self._secrets, key=len, reverse=True)
+            self._texts.clear()  # made before this secret was known: they may hold it
+            self._urls.clear()
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -91,6 +99,13 @@ class Redactor:
     def text(self, value: str | None) -> str | None:
         if value is None:
             return None
+        done = self._texts.get(value)
+        if done is None:
+            done = self._text(value)
+            _remember(self._texts, value, done)
+        return done
+
+    def _text(self, value: str) -> str:
         out = _URL_CREDENTIALS.sub("", value) if "://" in value else value
         for secret in self._ordered:
             if secret in out:
@@ -108,9 +123,16 @@ class Redactor:
         """Drop credentials in the authority and mask sensitive query/fragment parameters, then scrub the rest."""
         if value is None:
             return None
+        done = self._urls.get(value)
+        if done is None:
+            done = self._url(value)
+            _remember(self._urls, value, done)
+        return done
+
+    def _url(self, value: str) -> str:
         parts = split_url(value)
         if parts is None:
-            return self.text(value)
+            return self._text(value)
         netloc = parts.netloc
         if "@" in netloc:
             # Credentials are dropped, not replaced: "[REDACTED]@host" is read back by urlsplit as an IPv6 literal.
@@ -144,6 +166,13 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.data(v) for v in value]
         return value
+
+
+def _remember(memo: dict[str, str], key: str, value: str) -> None:
+    if len(key) <= _MEMO_CHARS:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()  # a long-lived Redactor (a whole run's history) must not grow without bound
+        memo[key] = value
 
 
 def _path(path: str) -> str:

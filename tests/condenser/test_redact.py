@@ -46,3 +46,13 @@ def test_nested_data_is_scrubbed_by_key_and_by_value() -> None:
     r = Redactor(["Hunter2-Secret!"])
     data = r.data({"password": "whatever", "note": "I typed Hunter2-Secret! there", "items": [{"api_key": "zzz"}]})
     assert leaks(repr(data), ["whatever", "Hunter2-Secret!", "zzz"]) == []
+
+
+def test_a_secret_learnt_later_is_masked_in_strings_scrubbed_before() -> None:
+    # The Redactor remembers what it made of each string; a secret learnt afterwards must not be served from that.
+    r = Redactor()
+    text, url = "typed Swordfish-7 here", "https://shop.example/search?q=Swordfish-7"
+    assert r.text(text) == text and r.url(url) == url
+    r.add_secret("Swordfish-7")
+    assert r.text(text) == f"typed {MASK} here"
+    assert "Swordfish" not in (r.url(url) or "")
