@@ -78,8 +78,9 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
 
     # Secrets first, from the whole history: a password typed at step 5 can also show up elsewhere (a URL after a
     # GET form, an earlier error message), and every string below is redacted as it is built.
-    for item in items:
-        for action_name, params, element in _actions(item):
+    item_actions = [_actions(item) for item in items]
+    for actions in item_actions:
+        for action_name, params, element in actions:
             if action_name in _FILL_ACTIONS and _is_secret_field(element):
                 text = params.get("text")
                 if isinstance(text, str) and not _PLACEHOLDER.match(text):
@@ -89,13 +90,12 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     final_answer: str | None = None
     claimed_success: bool | None = None
     judgement: Mapping[str, Any] | None = None
-    for item in items:
+    timings = [_timing(item.get("metadata")) for item in items]
+    for item, actions, (started_at, duration, _) in zip(items, item_actions, timings, strict=True):
         state = item.get("state") or {}
         url = _page_url(state.get("url"))
-        started_at, duration, _ = _timing(item.get("metadata"))
         thought = _thought(item.get("model_output"))
         results = [r if isinstance(r, Mapping) else {} for r in item.get("result") or []]
-        actions = _actions(item)
         if results and len(actions) > len(results):
             # browser-use stops an action sequence after a navigation or an error: the rest never ran.
             actions = actions[: len(results)]
@@ -128,9 +128,8 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     if not steps:
         raise InputError(f"{name}: the history has items but no actions or results: nothing to condense")
 
-    starts = [t for t in (_timing(item.get("metadata"))[0] for item in items) if t is not None]
-    ends = [_timing(item.get("metadata"))[2] for item in items]
-    last_end = max((e for e in ends if e is not None), default=None)
+    starts = [start for start, _, _ in timings if start is not None]
+    last_end = max((end for _, _, end in timings if end is not None), default=None)
     judge_success, judge_reason = _judgement(judgement, redactor)
     return Trajectory(
         source_kind="browser-use-history",
