@@ -3,7 +3,7 @@
 Episodes are written BATCH at a time, or what was condensed every FLUSH_S seconds, whichever comes first (one
 existence query and one Chroma write per batch, not per file: a write costs ~0.1 s however small); a file is
 reported only once its batch is stored, so a crash or Ctrl-C loses nothing that was reported stored (on Ctrl-C the
-episodes already condensed are written before the interrupt goes on). Rule-based condensing takes ~2 ms a file, less
+episodes already condensed are written before the interrupt goes on). Rule-based condensing takes under 1 ms a file, less
 than a worker process costs to start, so it runs in line; LLM condensing waits on the network and runs in threads.
 
 The CLI's `webcoach ingest` is a progress bar over `ingest_files`; anything else that turns files into stored episodes

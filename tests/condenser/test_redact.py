@@ -56,3 +56,18 @@ def test_a_secret_learnt_later_is_masked_in_strings_scrubbed_before() -> None:
     r.add_secret("Swordfish-7")
     assert r.text(text) == f"typed {MASK} here"
     assert "Swordfish" not in (r.url(url) or "")
+
+
+def test_secret_pairs_are_masked_whatever_the_case_of_their_key() -> None:
+    # `text` runs the pair pattern only when a key word is found: found the same case-blind way the pattern finds it
+    # (re's own folding matches a dotless i or a long s too; a `.lower()` check would miss those).
+    r = Redactor()
+    for sample in (
+        "PassWord=hunter2",
+        "AUTHORIZATION: hunter2",
+        "author\u0131zation: hunter2",
+        "pa\u017fswd=hunter2",
+        '"Api_Key": "hunter2"',
+    ):
+        out = r.text(sample) or ""
+        assert "hunter2" not in out and MASK in out, sample
