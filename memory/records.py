@@ -1,13 +1,17 @@
-"""How an episode is laid out in a Chroma record, and back: plain values in, plain values out (no chromadb here).
+"""How an episode is laid out in a stored record, and back: plain values in, plain values out (no chromadb here).
 
-Layout 2 (this one) keeps in Chroma's metadata only what ranking and filtering read (`site`, `created_at`, `helped`,
-`hurt`, `outcome`) plus the episode body, compressed. Chroma's embedded store indexes every string metadata value and
-every document (full text, trigram) and ignores a Schema that turns full-text off, so the body is neither a document
-nor plain JSON: deflate with a preset dictionary of the episode's keys, then base85, about a quarter of the JSON.
-Measured at 20k synthetic episodes: 3.4 KB on disk per episode instead of 5.4 KB (HNSW's 1.75 KB is the floor).
+Ranking and filtering read five fields (`site`, `created_at`, `helped`, `hurt`, `outcome`); everything else is the
+episode body: its JSON compressed with raw deflate and a preset dictionary of the episode's keys (about a third of the
+JSON). Chroma's embedded store indexes every string metadata value and every document (full text, trigram) and ignores
+a Schema that turns either off, so the body never goes into Chroma as plain text.
 
-Layout 1 (before) held the whole episode JSON in an `episode` metadata value and the embedding text as a document;
-such records are still read, and the store rewrites them to layout 2 when it opens their collection."""
+Layout 3 (embedded stores): Chroma keeps the vector and `{"site": ...}` only (for a site-filtered query); the fields and
+the body (raw bytes) live in a SQLite file beside it (records_db.py), read for the few records a search returns.
+Measured at 10k synthetic episodes: see bench/bench_search.py (HNSW's ~1.7 KB per episode is the floor).
+
+Layout 2 (Chroma servers, where processes share no disk): the five fields and the body, base85 text, in Chroma's
+metadata. Layout 1 (before) held the whole episode JSON in an `episode` metadata value and the embedding text as a
+document. Older records are still read; the store moves them to its layout when it opens their collection."""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ from webcoach.memory.migrations import upgrade
 from webcoach.memory.ranking import RankFields, site_key
 from webcoach.memory.transfer import why
 
-LAYOUT = 2
+SERVER_LAYOUT = 2
+EMBEDDED_LAYOUT = 3
 BODY_KEY = "body"
+RANK_KEYS = ("site", "outcome", "created_at", "helped", "hurt")  # beside the body in layouts 2 and 3
 
 # Never change these bytes: every stored body was compressed against them. A new dictionary needs a new prefix.
 _ZDICT = (
@@ -38,30 +44,49 @@ _PREFIX = "z1:"
 _UNSTORED = {"id", "helped", "hurt"}  # the record id and metadata fields hold these
 
 
-def _compress(text: str) -> str:
+def deflate(text: str) -> bytes:
+    """Raw deflate against the preset dictionary: a layout-3 body."""
     packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
-    return _PREFIX + base64.b85encode(packer.compress(text.encode()) + packer.flush()).decode("ascii")
+    return packer.compress(text.encode()) + packer.flush()
 
 
-def _decompress(body: str) -> str:
+def _inflate(raw: bytes) -> str:
+    unpacker = zlib.decompressobj(-15, _ZDICT)
+    return (unpacker.decompress(raw) + unpacker.flush()).decode()
+
+
+def unarmor(body: str) -> bytes:
+    """The raw deflate bytes of a layout-2 body (base85 text); ValueError when it is not one."""
     if not body.startswith(_PREFIX):
         raise ValueError(f"unknown body encoding {body[:3]!r}")
-    unpacker = zlib.decompressobj(-15, _ZDICT)
-    return (unpacker.decompress(base64.b85decode(body[len(_PREFIX) :])) + unpacker.flush()).decode()
+    return base64.b85decode(body[len(_PREFIX) :])
 
 
-def encode(episode: Episode) -> dict[str, str | int | float]:
-    """The metadata of one record (layout 2)."""
+def _body_text(body: object) -> str:
+    return _inflate(body) if isinstance(body, bytes) else _inflate(unarmor(str(body)))
+
+
+def pack(episode: Episode) -> bytes:
+    """The body of one record: the episode less its id and counters (the record holds those), deflated."""
     body = episode.model_dump(mode="json", exclude=_UNSTORED, exclude_defaults=True)
     body["schema_version"] = SCHEMA_VERSION  # always written: a later schema must know what it is upgrading
+    return deflate(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+
+
+def fields(episode: Episode) -> dict[str, str | int | float]:
+    """What ranking and filtering read of one record (the RANK_KEYS)."""
     return {
-        BODY_KEY: _compress(json.dumps(body, separators=(",", ":"), ensure_ascii=False)),
         "site": site_key(episode.domain) or "",
         "outcome": episode.outcome.value,
         "created_at": episode.created_at.timestamp(),
         "helped": episode.helped,
         "hurt": episode.hurt,
     }
+
+
+def encode(episode: Episode) -> dict[str, str | int | float]:
+    """The Chroma metadata of one layout-2 record."""
+    return {BODY_KEY: _PREFIX + base64.b85encode(pack(episode)).decode("ascii"), **fields(episode)}
 
 
 def rank_fields(meta: dict[str, Any]) -> RankFields:
@@ -77,11 +102,16 @@ def rank_fields(meta: dict[str, Any]) -> RankFields:
     )
 
 
+def has_body(meta: dict[str, Any]) -> bool:
+    """Whether these fields are enough to decode the episode (a layout-3 search candidate's are not)."""
+    return BODY_KEY in meta or "episode" in meta
+
+
 def decode(record_id: str, meta: dict[str, Any], *, what: str) -> Episode:
-    """The episode of one record (either layout); unreadable records raise a one-line StoreError."""
+    """The episode of one record (any layout); unreadable records raise a one-line StoreError."""
     try:
         if BODY_KEY in meta:
-            data = json.loads(_decompress(str(meta[BODY_KEY])))
+            data = json.loads(_body_text(meta[BODY_KEY]))
             data["id"] = record_id
         else:
             data = json.loads(str(meta["episode"]))

@@ -46,13 +46,15 @@ from webcoach.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from webcoach.memory.chroma_records import BATCH, ChromaRecords, Records
 from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
 from webcoach.memory.files import private_dir, private_tree
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer
 from webcoach.memory.model_fetch import download_default_model
 from webcoach.memory.ranking import Hit, RetrievalWeights, order, site_key
-from webcoach.memory.records import BODY_KEY, LAYOUT, decode, encode, rank_fields
+from webcoach.memory.records import BODY_KEY, EMBEDDED_LAYOUT, SERVER_LAYOUT, decode, fields, has_body, rank_fields
+from webcoach.memory.records_db import RecordsDB
 from webcoach.memory.server_auth import ENV_CHROMA_TOKEN, ServerAuth, server_auth
 from webcoach.memory.site_cache import SiteCache
 from webcoach.memory.sites import SERVER_TTL_S, SiteCounts
@@ -66,7 +68,6 @@ __all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_de
 # Side collections of a namespace; "." cannot occur in a namespace, so these never collide with one.
 REEMBED_SUFFIX = ".reembed"  # the collection a reembed fills before it takes the namespace's name
 SITES_SUFFIX = ".sites"  # episodes per site (sites.py)
-BATCH = 500  # records per Chroma add/get: large enough to amortise, small enough to stay under Chroma's max batch
 _CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError)
 PREFIX = "webcoach-"  # collection name = PREFIX + namespace
 # A fresh namespace on a server can be searched before its first writes reach the vector index: Chroma then says
@@ -168,8 +169,10 @@ class EpisodeStore:
         self._create = create
         self.timeout_s = settings.chroma_timeout_s
         self._lock: StoreLock | None = None
+        self._records: Records | None = None
         self._closed = False
         server_url = settings.chroma_url if path is None else None
+        self._layout = SERVER_LAYOUT if server_url is not None else EMBEDDED_LAYOUT
         self._server = server_auth(server_url, token=token)
         if server_url is not None:
             self.location = self._server.display_url  # never the credentials: it is printed in stats and errors
@@ -198,6 +201,7 @@ class EpisodeStore:
                 embedder if embedder is not None and not isinstance(embedder, str) else settings.embedder
             )
             self._collection, self.embedder = self._open_collection(requested)
+            self._records = self._open_records()
             ttl_s = SERVER_TTL_S if server_url is not None else None  # other processes write to a server
             self._sites = self._open_sites(ttl_s=ttl_s)
             self._site_cache = SiteCache(self._load_site, ttl_s=ttl_s)
@@ -294,7 +298,7 @@ class EpisodeStore:
                 "embedder": embedder.name,
                 "embedder_dim": embedder.dim,
                 "schema_version": SCHEMA_VERSION,
-                "layout": LAYOUT,
+                "layout": self._layout,
             }
             with self._wrap("create the collection"):
                 # get_or_create: another client of the same server may have created it since we looked.
@@ -320,9 +324,40 @@ class EpisodeStore:
                 f"move the namespace with `webcoach memory reembed --to {chosen.name}`, "
                 "or pick a new namespace (--namespace / WEBCOACH_NAMESPACE)"
             )
-        if meta.get("layout") != LAYOUT:
-            self._relayout(collection, meta)
         return collection, chosen
+
+    def _open_records(self) -> Records:
+        """Where the records live (chroma_records.py), with the namespace's older records moved there once."""
+        meta = dict(self._collection.metadata or {})
+        if self._layout == EMBEDDED_LAYOUT:
+            records: Records = RecordsDB(Path(self.location), self.namespace)
+        elif meta.get("layout") == EMBEDDED_LAYOUT:
+            raise StoreError(
+                f"namespace {self.namespace!r} at {self.location} keeps its episodes in a file beside an embedded store: "
+                "open that directory as an embedded store (--home / path=), export the namespace and import it here"
+            )
+        else:
+            records = ChromaRecords(lambda: self._col, self._wrap)
+        try:
+            if meta.get("layout") != records.layout:
+                self._relayout(records, meta)
+            with self._wrap("count episodes"):
+                count = self._collection.count()
+            records.settle(count, self._all_ids)
+        except BaseException:
+            records.close()
+            raise
+        return records
+
+    def _all_ids(self) -> Iterator[str]:
+        offset = 0
+        while True:
+            with self._wrap("read episodes"):
+                ids = self._collection.get(limit=5000, offset=offset, include=[])["ids"]
+            if not ids:
+                return
+            yield from ids
+            offset += len(ids)
 
     def _open_sites(self, *, ttl_s: float | None) -> SiteCounts:
         name = f"webcoach-{self.namespace}{SITES_SUFFIX}"
@@ -330,43 +365,38 @@ class EpisodeStore:
         with self._wrap("open the site counts"):
             sites = SiteCounts(existing or self._client.get_or_create_collection(name, embedding_function=None), ttl_s=ttl_s)
             if existing is None and self.count():  # a namespace from before site counts: count once
-                sites.rebuild(str(rank_fields(m).site or "") for _, metas in self._scan(["metadatas"]) for m in metas)
+                sites.rebuild(self._rec.tallies()[1].elements())
         return sites
 
     def _load_site(self, site: str, limit: int) -> tuple[list[str], Any, list[dict[str, Any]]] | None:
+        include = cast(Include, ["embeddings", *self._rec.include])
         with self._wrap("read a site's episodes"):
-            found = self._col.get(where=cast(Where, {"site": site}), limit=limit + 1, include=["embeddings", "metadatas"])
-        if len(found["ids"]) > limit:
+            found = self._col.get(where=cast(Where, {"site": site}), limit=limit + 1, include=include)
+        ids = found["ids"]
+        if len(ids) > limit:
             return None
-        metas = [dict(m) for m in (found["metadatas"] or [])]
-        return found["ids"], found["embeddings"] if found["embeddings"] is not None else [], metas
+        metas = self._rec.metas(ids, found["metadatas"] if self._rec.include else None, body=False)
+        vectors = np.asarray(found["embeddings"] if found["embeddings"] is not None else [], dtype=np.float32)
+        keep = [n for n, i in enumerate(ids) if i in metas]
+        return [ids[n] for n in keep], vectors[keep] if len(keep) < len(ids) else vectors, [metas[ids[n]] for n in keep]
 
-    def _relayout(self, collection: Collection, meta: dict[str, Any]) -> None:
-        """Rewrite layout-1 records (whole JSON in metadata) to layout 2 (records.py), once, when their collection opens.
-        A record that cannot be read is left as it is: reading it later says what is wrong and how to remove it."""
+    def _relayout(self, records: Records, meta: dict[str, Any]) -> None:
+        """Move the records of an older layout to `records`' (records.py), once, when their collection opens: a page at a
+        time, each record's new home written before its old metadata is rewritten, so a crash part-way loses nothing
+        and the next open finishes the move."""
         offset = 0
         while True:
             with self._wrap("read episodes"):
-                page = collection.get(limit=BATCH, offset=offset, include=["metadatas"])
+                page = self._collection.get(limit=BATCH, offset=offset, include=["metadatas"])
             if not page["ids"]:
                 break
             offset += len(page["ids"])
-            ids: list[str] = []
-            metadatas: list[Metadata] = []
-            for record_id, old in zip(page["ids"], page["metadatas"] or [], strict=True):
-                if BODY_KEY in old:
-                    continue
-                try:
-                    episode = decode(record_id, dict(old), what=f"episode {record_id}")
-                except StoreError:
-                    continue
-                ids.append(record_id)
-                metadatas.append({**encode(episode), "episode": None, "domain": None, "schema_version": None})  # type: ignore[dict-item]
+            ids, metadatas = records.relayout(page["ids"], [dict(m) for m in page["metadatas"] or []])
             if ids:
                 with self._wrap("rewrite episodes"):
-                    collection.update(ids=ids, metadatas=metadatas)
+                    self._collection.update(ids=ids, metadatas=cast(list[Metadata], metadatas))
         with self._wrap("record the layout"):
-            collection.modify(metadata={**meta, "layout": LAYOUT})
+            self._collection.modify(metadata={**meta, "layout": records.layout})
 
     def _recorded_embedder(self, recorded: str) -> Embedder:
         if recorded not in (HASHING_NAME, MINILM_NAME):
@@ -409,6 +439,12 @@ class EpisodeStore:
             raise StoreError("this EpisodeStore is closed: open a new one")
         return self._collection
 
+    @property
+    def _rec(self) -> Records:
+        if self._closed or self._records is None:
+            raise StoreError("this EpisodeStore is closed: open a new one")
+        return self._records
+
     # -- records ---------------------------------------------------------------------------------------------------
 
     def _episode(self, record_id: str, meta: dict[str, Any]) -> Episode:
@@ -445,13 +481,20 @@ class EpisodeStore:
             if not fresh:
                 return set()
             embeddings = np.asarray(self.embedder.embed([e.embedding_text() for e in fresh]), dtype=np.float32)
+            metadatas = [self._rec.chroma_metadata(e) for e in fresh]
+            self._rec.put(fresh)  # before the vectors: a crash leaves records without vectors, which nothing shows
+            try:
+                with self._wrap("add episodes"):
+                    # No documents: Chroma would index them for full-text search, which nothing here uses.
+                    self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=metadatas)  # type: ignore[arg-type]
+            except BaseException:
+                self._unput(fresh)
+                raise
             with self._wrap("add episodes"):
-                # No documents: Chroma would index them for full-text search, which nothing here uses.
-                metadatas = [encode(e) for e in fresh]
-                self._col.add(ids=[e.id for e in fresh], embeddings=embeddings, metadatas=metadatas)  # type: ignore[arg-type]
                 mine = self._really_added(fresh, metadatas)
                 self._sites.change(Counter(str(m["site"]) for e, m in zip(fresh, metadatas, strict=True) if e.id in mine))
-                self._site_cache.added([e.id for e in fresh], embeddings, metadatas)
+            cached = [{**fields(e), **m} for e, m in zip(fresh, metadatas, strict=True)]
+            self._site_cache.added([e.id for e in fresh], embeddings, cached)
             return mine
 
         for episode in episodes:
@@ -464,6 +507,17 @@ class EpisodeStore:
         if batch:
             added |= flush()
         return ids, added
+
+    def _unput(self, fresh: Sequence[Episode]) -> None:
+        """A failed Chroma add: drop the records whose vectors did not land (embedded; a server keeps both together).
+        If even that fails, the next open drops them (RecordsDB.settle)."""
+        if self._lock is None:
+            return
+        try:
+            landed = self._existing([e.id for e in fresh])
+            self._rec.drop([e.id for e in fresh if e.id not in landed])
+        except StoreError as exc:
+            log.warning("webcoach: %s", exc)
 
     def add(self, episode: Episode) -> str:
         """Store an episode; returns its id. Adding an id already stored changes nothing."""
@@ -479,11 +533,10 @@ class EpisodeStore:
         return self._add(episodes)[0]
 
     def get(self, episode_id: str) -> Episode:
-        with self._wrap("read an episode"):
-            found = self._col.get(ids=[episode_id], include=["metadatas"])
-        if not found["ids"]:
+        found = self._rec.metas([episode_id], None, body=True)
+        if episode_id not in found:
             raise StoreError(f"no episode {episode_id} in namespace {self.namespace!r}")
-        return self._episode(episode_id, dict((found["metadatas"] or [{}])[0]))
+        return self._episode(episode_id, found[episode_id])
 
     def contains(self, episode_id: str) -> bool:
         return bool(self._existing([episode_id]))
@@ -499,8 +552,9 @@ class EpisodeStore:
         if not found["ids"]:
             return False
         with self._wrap("delete an episode"):
-            self._col.delete(ids=[episode_id])
-            site = rank_fields(dict((found["metadatas"] or [{}])[0])).site
+            self._col.delete(ids=[episode_id])  # the vector first: a record without one is never shown
+            self._rec.drop([episode_id])
+            site = rank_fields(dict((found["metadatas"] or [{}])[0])).site  # Chroma keeps the site in every layout
             if site:
                 self._sites.change({site: -1})
             self._site_cache.removed(episode_id)
@@ -512,26 +566,10 @@ class EpisodeStore:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return 0
-        with self._wrap("read episodes"):
-            found = self._col.get(ids=unique, include=["metadatas"])
-        updated_ids: list[str] = []
-        metadatas: list[Metadata] = []
-        key = "helped" if success else "hurt"
-        for record_id, meta in zip(found["ids"], found["metadatas"] or [], strict=True):
-            updated_ids.append(record_id)
-            if BODY_KEY in meta:  # the counters live beside the body: bump them alone
-                fields = rank_fields(dict(meta))
-                metadatas.append({key: (fields.helped if success else fields.hurt) + 1})
-            else:
-                episode = self._episode(record_id, dict(meta))
-                bumped = episode.model_copy(update={key: getattr(episode, key) + 1})
-                metadatas.append({**encode(bumped), "episode": None, "domain": None, "schema_version": None})  # type: ignore[dict-item]
-        if updated_ids:
-            with self._wrap("update episodes"):
-                self._col.update(ids=updated_ids, metadatas=metadatas)
-            for record_id, changes in zip(updated_ids, metadatas, strict=True):
-                self._site_cache.updated(record_id, {k: v for k, v in changes.items() if v is not None})
-        return len(updated_ids)
+        changes = self._rec.bump(unique, "helped" if success else "hurt")
+        for record_id, changed in changes.items():
+            self._site_cache.updated(record_id, changed)
+        return len(changes)
 
     def reembed(self, embedder: str | Embedder, on_progress: Callable[[int, int], None] | None = None) -> int:
         """Move this namespace to another embedder: every episode is embedded again into a new collection, which then
@@ -539,7 +577,7 @@ class EpisodeStore:
         many episodes were moved; `on_progress(done, total)` follows along."""
         target = resolve_embedder(embedder, self._model_dir) if isinstance(embedder, str) else embedder
         name = f"webcoach-{self.namespace}"
-        meta = {**dict(self._col.metadata or {}), "embedder": target.name, "embedder_dim": target.dim, "layout": LAYOUT}
+        meta = {**dict(self._col.metadata or {}), "embedder": target.name, "embedder_dim": target.dim, "layout": self._layout}
         total, done = self.count(), 0
         with self._wrap("create the new collection"):
             if self._get_collection(name + REEMBED_SUFFIX) is not None:
@@ -547,11 +585,12 @@ class EpisodeStore:
             copy = self._client.create_collection(
                 name + REEMBED_SUFFIX, embedding_function=None, metadata=meta, configuration={"hnsw": {"space": "cosine"}}
             )
-        for ids, metas in self._scan(["metadatas"], page=BATCH):
+        # The records stay where they are (an embedded store's file is keyed by namespace): only vectors move.
+        for ids, metas in self._rec.pages(BATCH):
             episodes = [self._episode(i, m) for i, m in zip(ids, metas, strict=True)]
             vectors = np.asarray(target.embed([e.embedding_text() for e in episodes]), dtype=np.float32)
             with self._wrap("copy episodes"):
-                copy.add(ids=ids, embeddings=vectors, metadatas=[encode(e) for e in episodes])
+                copy.add(ids=ids, embeddings=vectors, metadatas=[self._rec.chroma_metadata(e) for e in episodes])  # type: ignore[misc]
             done += len(ids)
             if on_progress is not None:
                 on_progress(done, total)
@@ -573,11 +612,7 @@ class EpisodeStore:
         elif update.get("banned"):
             update["pinned"] = False
         reviewed = episode.model_copy(update=update)
-        record = encode(reviewed)
-        with self._wrap("update an episode"):
-            # Layout-1 keys are cleared as record_outcome does: the record is rewritten in the current layout.
-            self._col.update(ids=[episode_id], metadatas=[{**record, "episode": None, "domain": None, "schema_version": None}])  # type: ignore[dict-item]
-        self._site_cache.updated(episode_id, dict(record))
+        self._site_cache.updated(episode_id, self._rec.rewrite(reviewed))
         return reviewed
 
     # -- retrieval -------------------------------------------------------------------------------------------------
@@ -618,9 +653,12 @@ class EpisodeStore:
             except (TypeError, ValueError) as exc:  # one bad record must not silence the coach: skip it, say so
                 log.warning("webcoach: search skipped episode %s in namespace %r (%s)", i, self.namespace, exc)
         hits: list[Hit] = []
-        for s in order(candidates, url=url, now=now, weights=w, k=k):
+        ranked = order(candidates, url=url, now=now, weights=w, k=k)
+        # Embedded, candidates carry their ranking fields only: the k returned are read whole, in one query.
+        whole = self._rec.metas([s.item for s in ranked if not has_body(found[s.item][0])], None, body=True)
+        for s in ranked:
             try:
-                episode = self._episode(s.item, found[s.item][0])
+                episode = self._episode(s.item, whole.get(s.item, found[s.item][0]))
             except StoreError as exc:  # as above; `show`/`forget` by id still say what is wrong with it
                 log.warning("webcoach: search skipped a record: %s", exc)
                 continue
@@ -638,10 +676,11 @@ class EpisodeStore:
 
     def _nearest(self, query: np.ndarray, n: int, where: Where | None = None) -> dict[str, tuple[dict[str, Any], float]]:
         """id -> (metadata, similarity) of the n nearest records (matching `where`)."""
+        include = cast(Include, [*self._rec.include, "distances"])
         for attempt in range(_SEARCH_RETRIES + 1):
             try:
                 with self._wrap("search"):
-                    result = self._col.query(query_embeddings=query, n_results=n, where=where, include=["metadatas", "distances"])
+                    result = self._col.query(query_embeddings=query, n_results=n, where=where, include=include)
                 break
             except StoreError as exc:
                 if _NOT_YET_INDEXED not in str(exc) or isinstance(exc, StoreUnavailableError):
@@ -650,74 +689,30 @@ class EpisodeStore:
                     return {}  # still being written: nothing to show yet
                 time.sleep(0.1 * 2**attempt)
         ids = result["ids"][0]
-        metas = (result["metadatas"] or [[]])[0]
+        metas = self._rec.metas(ids, (result["metadatas"] or [[]])[0] if self._rec.include else None, body=False)
         distances = (result["distances"] or [[]])[0]
-        # Chroma's cosine distance is 1 - cosine similarity.
-        return {i: (dict(m), 1.0 - float(d)) for i, m, d in zip(ids, metas, distances, strict=True)}
-
-    def _scan(
-        self, include: Include, where: Where | None = None, page: int = 5000
-    ) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
-        """Every record (matching `where`), in pages: one get() of 100k records exceeds SQLite's variable limit."""
-        offset = 0
-        while True:
-            with self._wrap("read episodes"):
-                found = self._col.get(where=where, limit=page, offset=offset, include=include)
-            ids = found["ids"]
-            if not ids:
-                return
-            yield ids, [dict(m) for m in (found["metadatas"] or [{}] * len(ids))]
-            offset += len(ids)
-
-    def _sorted_ids(self, where: Where | None = None) -> list[tuple[float, str]]:
-        """(created_at, id) of every record, oldest first: Chroma has no ORDER BY, so we sort on our side."""
-        keys: list[tuple[float, str]] = []
-        for ids, metas in self._scan(["metadatas"], where):
-            keys.extend((float(m.get("created_at", 0.0)), i) for i, m in zip(ids, metas, strict=True))
-        return sorted(keys)
-
-    def _newest_ids(self, n: int) -> list[str]:
-        """Ids of the n newest episodes, newest first. Reading every record costs ~5 s at 100k, so look back from now
-        through widening windows (ids only, cheap) and read metadata only for the first window holding n records."""
-        now = time.time()
-        span = 86400.0
-        while now - span > 0:
-            where = cast(Where, {"created_at": {"$gte": now - span}})
-            with self._wrap("read episodes"):
-                found = len(self._col.get(where=where, include=[])["ids"])
-            if found >= n:
-                return [i for _, i in reversed(self._sorted_ids(where))][:n]
-            span *= 8
-        return [i for _, i in reversed(self._sorted_ids())][:n]
+        # Chroma's cosine distance is 1 - cosine similarity. A vector without a record (its file lost) is not shown.
+        return {i: (metas[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in metas}
 
     def _fetch(self, ids: Sequence[str]) -> Iterator[Episode]:
         """Episodes for ids, in the order given."""
         for start in range(0, len(ids), BATCH):
             chunk = list(ids[start : start + BATCH])
-            with self._wrap("read episodes"):
-                found = self._col.get(ids=chunk, include=["metadatas"])
-            by_id = dict(zip(found["ids"], found["metadatas"] or [], strict=True))
+            by_id = self._rec.metas(chunk, None, body=True)
             for i in chunk:
                 if i in by_id:
-                    yield self._episode(i, dict(by_id[i]))
+                    yield self._episode(i, by_id[i])
 
     def list(self, limit: int | None = None, offset: int = 0) -> list[Episode]:
         """Episodes newest first."""
         if limit is None:
-            newest = [i for _, i in reversed(self._sorted_ids())][offset:]
+            newest = [i for _, i in reversed(self._rec.ordered())][offset:]
         else:
-            newest = self._newest_ids(offset + limit)[offset:]
+            newest = self._rec.newest(offset + limit)[offset:]
         return list(self._fetch(newest))
 
     def stats(self) -> StoreStats:
-        outcomes: Counter[str] = Counter()
-        domains: Counter[str] = Counter()
-        for _ids, metas in self._scan(["metadatas"]):
-            for m in metas:
-                outcomes[str(m.get("outcome", "unknown"))] += 1
-                site = rank_fields(m).site
-                if site:
-                    domains[site] += 1
+        outcomes, domains = self._rec.tallies()
         return StoreStats(
             count=sum(outcomes.values()),
             by_outcome=dict(sorted(outcomes.items())),
@@ -733,7 +728,7 @@ class EpisodeStore:
 
     def export(self, path: str | os.PathLike[str]) -> int:
         """Write every episode as JSONL (oldest first, then by id); returns how many. The file appears whole or not at all."""
-        return export_jsonl(self._fetch([i for _, i in self._sorted_ids()]), path)
+        return export_jsonl(self._fetch([i for _, i in self._rec.ordered()]), path)
 
     def import_(self, path: str | os.PathLike[str], *, trust_counts: bool = False) -> tuple[int, int]:
         """Add the episodes of a JSONL export; returns (added, skipped as already stored). The whole file is checked
@@ -761,9 +756,13 @@ class EpisodeStore:
                 with self._wrap("close"):
                     client.close()
         finally:
-            if self._lock is not None:
-                private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
-                self._lock.release()
+            try:
+                if self._records is not None:
+                    self._records.close()
+            finally:
+                if self._lock is not None:
+                    private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
+                    self._lock.release()
 
     def __enter__(self) -> EpisodeStore:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from webcoach.cli import app
 from webcoach.coach.coach import Coach
 from webcoach.condenser.condense import condense
 from webcoach.condenser.episode import Episode
+from webcoach.memory.records_db import FILE_NAME
 from webcoach.memory.store import EpisodeStore
 
 DATA = Path(__file__).parents[1] / "data"
@@ -45,7 +47,9 @@ def test_one_bad_record_never_silences_the_coach() -> None:
         store.add_many(episodes)
         assert asyncio.run(Coach(store).advise(TASK, SHOP)) is not None
         # A record written by an older or foreign writer with impossible counts (0/0 usefulness before the fix).
-        store._col.update(ids=[episodes[0].id], metadatas=[{"helped": -1, "hurt": -1}])
+        with sqlite3.connect(Path(store.location) / FILE_NAME) as db:  # the embedded store's record file
+            db.execute('UPDATE "episodes-default" SET helped = -1, hurt = -1 WHERE id = ?', (episodes[0].id,))
+        db.close()
         hits = store.search(TASK, k=5)
         assert {h.episode.id for h in hits} == {e.id for e in episodes[1:]}
         assert asyncio.run(Coach(store).advise(TASK, SHOP)) is not None

@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -29,6 +30,8 @@ from webcoach.memory.embed import HashingEmbedder
 from webcoach.memory.lock import LOCK_NAME
 from webcoach.memory.migrations import MIGRATIONS, upgrade
 from webcoach.memory.ranking import Hit, RetrievalWeights, rank, recency, same_site
+from webcoach.memory.records import encode
+from webcoach.memory.records_db import FILE_NAME
 from webcoach.memory.store import EpisodeStore, StoreStats, download_default_model
 from webcoach.memory.transfer import content_id
 
@@ -576,7 +579,7 @@ def test_store_reads_and_upgrades_old_records(tmp_path: Path) -> None:
         store.add(make_episode(TASKS[2]))
         assert store.count() == 3
         rewritten = store._col.get(ids=[str(old[0]["id"])], include=["metadatas"])
-        assert set(dict((rewritten["metadatas"] or [{}])[0])) == {"body", "site", "outcome", "created_at", "helped", "hurt"}
+        assert set(dict((rewritten["metadatas"] or [{}])[0])) == {"site"}  # moved to the record file (layout 3)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -622,17 +625,130 @@ def test_episode_domain_comes_from_its_start_url() -> None:
     assert Episode.model_validate({**data, "start_url": None}).domain is None
 
 
-def test_records_hold_a_compressed_body_and_ranking_fields_only(db: EpisodeStore) -> None:
+def test_embedded_chroma_keeps_vectors_and_sites_only_and_a_reopened_store_has_everything(tmp_path: Path) -> None:
     episode = make_episode(TASKS[0], helped=2)
-    db.add(episode)
-    record = db._col.get(ids=[episode.id], include=["metadatas", "documents"])
-    meta = dict((record["metadatas"] or [{}])[0])
-    assert set(meta) == {"body", "site", "outcome", "created_at", "helped", "hurt"}
-    assert not any(record["documents"] or [])  # nothing for Chroma's full-text index
-    assert meta["site"] == "example.com" and meta["helped"] == 2
-    assert len(str(meta["body"])) < len(episode.model_dump_json()) / 2
-    db.record_outcome([episode.id], success=False)
-    assert db.get(episode.id) == episode.model_copy(update={"hurt": 1})
+    others = [make_episode(t, url=f"https://www.site{i}.org/") for i, t in enumerate(TASKS[1:])]
+    with open_store(tmp_path / "chroma") as store:
+        assert store.add_batch([episode, *others]) == {episode.id, *(e.id for e in others)}
+        record = store._col.get(ids=[episode.id], include=["metadatas", "documents"])
+        assert dict((record["metadatas"] or [{}])[0]) == {"site": "example.com"}  # for a site-filtered query only
+        assert not any(record["documents"] or [])  # nothing for Chroma's full-text index
+        store.record_outcome([episode.id], success=False)
+        store.review(others[0].id, pinned=True)
+    file = tmp_path / "chroma" / FILE_NAME
+    assert oct(file.stat().st_mode & 0o777) == "0o600"
+    with sqlite3.connect(file) as db:
+        (body,) = db.execute('SELECT body FROM "episodes-default" WHERE id = ?', (episode.id,)).fetchone()
+    db.close()
+    assert isinstance(body, bytes) and len(body) < len(episode.model_dump_json()) / 2
+    with open_store(tmp_path / "chroma") as store:
+        assert store.get(episode.id) == episode.model_copy(update={"hurt": 1})
+        assert store.get(others[0].id).pinned and store.count() == 5
+        assert [h.episode.id for h in store.search(TASKS[0], k=1, now=NOW)] == [episode.id]
+        assert store.search(TASKS[2], url="https://site1.org/", k=1, now=NOW)[0].episode == others[1]
+        assert {e.id for e in store.list()} == {episode.id, *(e.id for e in others)}
+        assert store.stats().by_domain == sorted((str(e.domain), 1) for e in [episode, *others])
+        assert store.forget(episode.id) and not store.contains(episode.id) and store.count() == 4
+    with open_store(tmp_path / "chroma") as store:
+        assert len(store.list()) == 4 and store.stats().count == 4
+
+
+def test_server_records_hold_a_compressed_body_and_ranking_fields(chroma_server: tuple[str, Any]) -> None:
+    """Processes sharing a server share no disk: there the whole record stays in Chroma's metadata (layout 2)."""
+    episode = make_episode(TASKS[0], helped=2)
+    with EpisodeStore(url=chroma_server[0], embedder="hashing") as store:
+        store.add(episode)
+        record = store._col.get(ids=[episode.id], include=["metadatas", "documents"])
+        meta = dict((record["metadatas"] or [{}])[0])
+        assert set(meta) == {"body", "site", "outcome", "created_at", "helped", "hurt"}
+        assert not any(record["documents"] or [])
+        assert meta["site"] == "example.com" and meta["helped"] == 2
+        assert len(str(meta["body"])) < len(episode.model_dump_json()) / 2
+        store.record_outcome([episode.id], success=False)
+        assert store.get(episode.id) == episode.model_copy(update={"hurt": 1})
+        assert store.review(episode.id, banned=True).banned and store.get(episode.id).banned
+        assert [e.id for e in store.list(limit=1)] == [episode.id] and store.stats().count == 1
+
+
+def _layout2_store(path: Path, episodes: Sequence[Episode]) -> None:
+    """An embedded store as webcoach wrote it before layout 3: every record in Chroma's metadata (layout 2)."""
+    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    try:
+        collection = client.get_or_create_collection(
+            "webcoach-default",
+            embedding_function=None,
+            metadata={"embedder": "hashing-v1", "embedder_dim": 384, "schema_version": SCHEMA_VERSION, "layout": 2},
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+        collection.add(
+            ids=[e.id for e in episodes],
+            embeddings=HashingEmbedder().embed([e.embedding_text() for e in episodes]),  # type: ignore[arg-type]
+            metadatas=[encode(e) for e in episodes],  # type: ignore[misc]
+        )
+    finally:
+        client.close()  # type: ignore[attr-defined]
+
+
+def test_an_embedded_layout_2_store_moves_to_the_record_file_once_and_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    episodes = [
+        make_episode(t, url=f"https://www.site{i % 2}.org/", helped=i, hurt=4 - i, days_ago=i) for i, t in enumerate(TASKS)
+    ]
+    _layout2_store(path, episodes)
+    with EpisodeStore(path) as store:
+        assert [store.get(e.id) for e in episodes] == episodes
+        assert [e.id for e in store.list()] == [e.id for e in episodes]  # newest first
+        assert store.search(TASKS[3], url="https://site1.org/", k=1, now=NOW)[0].episode == episodes[3]
+        assert store.stats().by_domain == [("site0.org", 3), ("site1.org", 2)]
+        found = store._col.get(include=["metadatas"])
+        assert all(dict(m) == {"site": str(e.domain)} for m, e in zip(found["metadatas"] or [], episodes, strict=True))
+    # A move cut short (the layout not yet recorded, one record still whole in Chroma) is finished on the next open.
+    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    collection = client.get_collection("webcoach-default", embedding_function=None)
+    collection.modify(metadata={**dict(collection.metadata or {}), "layout": 2})
+    collection.update(ids=[episodes[0].id], metadatas=[encode(episodes[0].model_copy(update={"helped": 7}))])  # type: ignore[list-item]
+    client.close()  # type: ignore[attr-defined]
+    with EpisodeStore(path) as store:
+        assert store.get(episodes[0].id).helped == 7
+        assert [store.get(e.id) for e in episodes[1:]] == episodes[1:] and store.count() == 5
+
+
+def test_a_crash_between_the_record_and_the_vector_shows_no_half_episode(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    episode = make_episode(TASKS[0])
+    # The process dies after the record is committed and before Chroma has the vector.
+    code = (
+        "import os\n"
+        "from webcoach.memory.store import EpisodeStore\n"
+        "from webcoach.condenser.episode import Episode\n"
+        f"store = EpisodeStore({str(path)!r}, embedder='hashing')\n"
+        "store._collection.add = lambda *a, **k: os._exit(3)\n"
+        f"store.add(Episode.model_validate_json({episode.model_dump_json()!r}))\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode == 3
+    with open_store(path) as store:
+        assert not store.contains(episode.id) and store.count() == 0
+        assert store.list() == [] and store.stats().count == 0 and store.search(TASKS[0]) == []
+        with pytest.raises(StoreError, match="no episode"):
+            store.get(episode.id)
+        assert store.add_batch([episode]) == {episode.id}  # stored now, whole
+        assert store.get(episode.id) == episode
+    with open_store(path) as store:
+        assert store.list() == [episode]
+
+
+def test_a_failed_vector_write_drops_the_record_it_followed(db: EpisodeStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    episode = make_episode(TASKS[0])
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(db._collection, "add", refuse)
+    with pytest.raises(StoreError, match="disk full"):
+        db.add(episode)
+    monkeypatch.undo()
+    assert db.list() == [] and db.stats().count == 0
+    assert db.add_batch([episode]) == {episode.id} and db.list() == [episode]
 
 
 def test_reembed_moves_a_namespace_to_another_embedder(tmp_path: Path) -> None:

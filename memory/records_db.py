@@ -1,0 +1,238 @@
+"""The records of an embedded store (layout 3, records.py) in a SQLite file beside Chroma's: `RecordsDB`.
+
+Chroma keeps each vector and its site only; this file keeps per episode the ranking fields and the deflated body, one
+table per namespace in `webcoach-records.sqlite3` (0600, like every store file). A search asks Chroma for distances
+alone, then reads its candidates' fields here by primary key (~0.1 ms for 32) and the bodies of the k it returns:
+Chroma reading and parsing 32 records' metadata cost more than the query itself, and its indexes over every string
+value (the body too) made up a third of the store on disk.
+
+Crashes: the store commits rows here before it adds their vectors to Chroma, and deletes vectors before rows, so a crash
+leaves at worst rows without vectors. Nothing shows those (search starts from vectors, and the store drops them when it
+next opens: `settle`), and a later add of the same id overwrites them. WAL with synchronous=FULL: a row is on disk when
+its commit returns. One process holds an embedded store (lock.py); its threads share one connection under a lock.
+
+Stdlib sqlite3 only: store.py, the one chromadb module, does every Chroma call (see chroma_records.Records)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from webcoach.condenser.episode import Episode
+from webcoach.errors import StoreError
+from webcoach.memory.chroma_records import OLD_KEYS, Meta
+from webcoach.memory.files import FILE_MODE
+from webcoach.memory.records import BODY_KEY, EMBEDDED_LAYOUT, RANK_KEYS, decode, deflate, fields, pack, rank_fields, unarmor
+
+log = logging.getLogger("webcoach")
+
+FILE_NAME = "webcoach-records.sqlite3"
+_CHUNK = 500  # ids per IN (...): far under SQLite's variable limit
+_COLUMNS = ", ".join(RANK_KEYS)  # the body last: reading the fields alone never walks over it
+# What a layout-1 or -2 record moved here leaves in Chroma's metadata besides its site: nothing.
+_STRIP: dict[str, None] = {BODY_KEY: None, "outcome": None, "created_at": None, "helped": None, "hurt": None, **OLD_KEYS}
+
+Row = tuple[str, str, str, float, int, int, bytes | str]  # id, *RANK_KEYS, body
+
+
+def _row(episode: Episode) -> Row:
+    f = fields(episode)
+    return (episode.id, str(f["site"]), str(f["outcome"]), float(f["created_at"]), episode.helped, episode.hurt, pack(episode))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class RecordsDB:
+    """Layout 3: the records of one namespace of an embedded store."""
+
+    layout = EMBEDDED_LAYOUT
+    include: tuple[str, ...] = ()  # Chroma returns ids (and distances or vectors) only
+
+    def __init__(self, folder: Path, namespace: str) -> None:
+        self.path = folder / FILE_NAME
+        # Namespaces are letters, digits, '-' and '_' (settings.check_namespace): safe inside double quotes.
+        self._table = f'"episodes-{namespace}"'
+        self._guard = threading.Lock()
+        try:
+            # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE))
+            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._failed("open the record file", exc) from exc
+        with self._use("open the record file") as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")  # durable on power loss once add() returns
+            conn.execute("PRAGMA journal_size_limit=1048576")  # the -wal file shrinks back after checkpoints
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table} (id TEXT PRIMARY KEY NOT NULL, site TEXT NOT NULL, "
+                "outcome TEXT NOT NULL, created_at REAL NOT NULL, helped INTEGER NOT NULL, hurt INTEGER NOT NULL, "
+                "body BLOB NOT NULL)"
+            )
+            # Newest-first listing; searches look rows up by id, and site counts live in sites.py: no other index.
+            conn.execute(f'CREATE INDEX IF NOT EXISTS "episodes-{namespace}-created" ON {self._table} (created_at)')
+
+    def _failed(self, action: str, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"cannot {action} in {self.path} ({_one_line(exc)}): check that the disk has space and the file is "
+            "yours and writable; if it is damaged, restore the store from an export"
+        )
+
+    @contextmanager
+    def _use(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._guard:
+            try:
+                yield self._conn
+            except (sqlite3.Error, OSError) as exc:
+                raise self._failed(action, exc) from exc
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._use(action) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- the Records interface (chroma_records.Records) ------------------------------------------------------------
+
+    def chroma_metadata(self, episode: Episode) -> dict[str, str | int | float]:
+        return {"site": str(fields(episode)["site"])}  # for a query filtered on a big site (store.search)
+
+    def put(self, episodes: Sequence[Episode]) -> None:
+        self._put([_row(e) for e in episodes])
+
+    def _put(self, rows: Sequence[Row]) -> None:
+        if rows:
+            with self._write("store episodes") as conn:
+                conn.executemany(f"INSERT OR REPLACE INTO {self._table} (id, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?)", rows)
+
+    def drop(self, ids: Sequence[str]) -> None:
+        with self._write("delete episodes") as conn:
+            for chunk in _chunks(ids):
+                conn.execute(f"DELETE FROM {self._table} WHERE id IN ({_marks(chunk)})", chunk)
+
+    def metas(self, ids: Sequence[str], given: Sequence[Meta] | None, *, body: bool) -> dict[str, Meta]:
+        columns = f"id, {_COLUMNS}" + (", body" if body else "")
+        keys = (*RANK_KEYS, BODY_KEY) if body else RANK_KEYS
+        found: dict[str, Meta] = {}
+        with self._use("read episodes") as conn:
+            for chunk in _chunks(ids):
+                for row in conn.execute(f"SELECT {columns} FROM {self._table} WHERE id IN ({_marks(chunk)})", chunk):
+                    found[row[0]] = dict(zip(keys, row[1:], strict=True))
+        return found
+
+    def bump(self, ids: Sequence[str], key: str) -> dict[str, Meta]:
+        if key not in ("helped", "hurt"):
+            raise ValueError(f"not a counter: {key!r}")
+        changes: dict[str, Meta] = {}
+        with self._write("update episodes") as conn:
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                sql = f"UPDATE {self._table} SET {key} = max(0, {key}) + 1 WHERE id IN ({_marks(chunk)}) RETURNING id, {key}"
+                changes.update((i, {key: n}) for i, n in conn.execute(sql, chunk).fetchall())
+        return changes
+
+    def rewrite(self, episode: Episode) -> Meta:
+        self._put([_row(episode)])
+        return dict(fields(episode))
+
+    def relayout(self, ids: Sequence[str], metas: Sequence[Meta]) -> tuple[list[str], list[Meta]]:
+        """Layout-1 and -2 records of one page of the collection: their rows are committed here, then the caller strips
+        their Chroma metadata to the site. A record already moved (no body in Chroma) is left alone, so a move cut
+        short by a crash is finished, never repeated, when the store next opens."""
+        rows = [row for i, m in zip(ids, metas, strict=True) if (row := _moved_row(i, m)) is not None]
+        self._put(rows)
+        return [r[0] for r in rows], [{"site": r[1], **_STRIP} for r in rows]
+
+    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> None:
+        """Rows whose vectors never reached Chroma (a crash between the two writes of an add) are dropped."""
+        if self.count() == count:
+            return
+        vectors = set(ids())
+        with self._use("read episodes") as conn:
+            orphans = [i for (i,) in conn.execute(f"SELECT id FROM {self._table}") if i not in vectors]
+        if orphans:
+            self.drop(orphans)
+            log.warning("webcoach: dropped %d stored record(s) whose episode was never fully added (%s)", len(orphans), self.path)
+
+    def count(self) -> int:
+        with self._use("count episodes") as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {self._table}").fetchone()[0])
+
+    def ordered(self) -> list[tuple[float, str]]:
+        with self._use("read episodes") as conn:
+            return [(float(t), str(i)) for t, i in conn.execute(f"SELECT created_at, id FROM {self._table} ORDER BY 1, 2")]
+
+    def newest(self, n: int) -> list[str]:
+        with self._use("read episodes") as conn:
+            sql = f"SELECT id FROM {self._table} ORDER BY created_at DESC, id DESC LIMIT ?"
+            return [str(i) for (i,) in conn.execute(sql, (n,))]
+
+    def tallies(self) -> tuple[Counter[str], Counter[str]]:
+        with self._use("count episodes") as conn:
+            outcomes = Counter(
+                {str(o): int(n) for o, n in conn.execute(f"SELECT outcome, count(*) FROM {self._table} GROUP BY 1")}
+            )
+            sql = f"SELECT site, count(*) FROM {self._table} WHERE site != '' GROUP BY 1"
+            sites = Counter({str(s): int(n) for s, n in conn.execute(sql)})
+        return outcomes, sites
+
+    def pages(self, size: int) -> Iterator[tuple[list[str], list[Meta]]]:
+        after = 0
+        while True:
+            with self._use("read episodes") as conn:
+                sql = f"SELECT rowid, id, {_COLUMNS}, body FROM {self._table} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+                rows = conn.execute(sql, (after, size)).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [r[1] for r in rows], [dict(zip((*RANK_KEYS, BODY_KEY), r[2:], strict=True)) for r in rows]
+
+    def close(self) -> None:
+        with self._use("close the record file") as conn:
+            conn.close()  # the last connection checkpoints and removes the -wal file
+
+
+def _moved_row(record_id: str, old: Meta) -> Row | None:
+    """The row of a layout-1 or -2 record, made so that `decode` reads it as it read the Chroma metadata (an unreadable
+    or newer record stays so, with the same message); None for a record with no body in Chroma."""
+    helped, hurt = int(old.get("helped", 0)), int(old.get("hurt", 0))
+    if BODY_KEY in old:
+        text = str(old[BODY_KEY])
+        try:
+            body: bytes | str = unarmor(text)
+        except ValueError:
+            body = text
+        site, outcome, created_at = old.get("site"), old.get("outcome"), old.get("created_at", 0.0)
+        return (record_id, str(site or ""), str(outcome or "unknown"), float(created_at), helped, hurt, body)
+    if "episode" not in old:
+        return None
+    try:
+        episode = decode(record_id, old, what=f"episode {record_id}")
+    except StoreError:  # kept word for word: decoding says again what is wrong (or, after an upgrade, reads it)
+        raw, site = str(old["episode"]), rank_fields(old).site
+        return (record_id, site or "", "unknown", float(old.get("created_at", 0.0)), helped, hurt, deflate(raw))
+    return _row(episode)
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    batch = list(ids)
+    for start in range(0, len(batch), _CHUNK):
+        yield batch[start : start + _CHUNK]
+
+
+def _marks(chunk: Sequence[Any]) -> str:
+    return ",".join("?" * len(chunk))
