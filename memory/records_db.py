@@ -2,14 +2,16 @@
 
 Chroma keeps each vector and its site only; this file keeps per episode the ranking fields and the deflated body, one
 table per namespace in `webcoach-records.sqlite3` (0600, like every store file). A search asks Chroma for distances
-alone, then reads its candidates' fields here by primary key (~0.1 ms for 32) and the bodies of the k it returns:
-Chroma reading and parsing 32 records' metadata cost more than the query itself, and its indexes over every string
-value (the body too) made up a third of the store on disk.
+alone, then reads its candidates' fields here by primary key (~0.1 ms for 32) and the bodies of the k it returns.
+Chroma reading its metadata for 32 candidates cost ~0.7x the query itself, and its indexes over every string value
+(the body too) made up a third of the store on disk.
 
 Crashes: the store commits rows here before it adds their vectors to Chroma, and deletes vectors before rows, so a crash
 leaves at worst rows without vectors. Nothing shows those (search starts from vectors, and the store drops them when it
-next opens: `settle`), and a later add of the same id overwrites them. WAL with synchronous=FULL: a row is on disk when
-its commit returns. One process holds an embedded store (lock.py); its threads share one connection under a lock.
+next opens: `settle`), and a later add of the same id overwrites them. A rollback journal with synchronous=FULL, as
+Chroma's own file: a row is on disk when its commit returns, and no write-ahead log grows beside the file between
+checkpoints (WAL's fewer fsyncs would not show beside Chroma's 8 per add). One process holds an embedded store
+(lock.py); its threads share one connection under a lock.
 
 Stdlib sqlite3 only: store.py, the one chromadb module, does every Chroma call (see chroma_records.Records)."""
 
@@ -64,15 +66,14 @@ class RecordsDB:
         self._table = f'"episodes-{namespace}"'
         self._guard = threading.Lock()
         try:
-            # Created 0600 before SQLite opens it; its -wal and -shm files take the same mode.
+            # Created 0600 before SQLite opens it; its journal takes the same mode.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE))
             self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
             raise self._failed("open the record file", exc) from exc
         with self._use("open the record file") as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA synchronous=FULL")  # durable on power loss once add() returns
-            conn.execute("PRAGMA journal_size_limit=1048576")  # the -wal file shrinks back after checkpoints
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} (id TEXT PRIMARY KEY NOT NULL, site TEXT NOT NULL, "
                 "outcome TEXT NOT NULL, created_at REAL NOT NULL, helped INTEGER NOT NULL, hurt INTEGER NOT NULL, "
@@ -126,13 +127,17 @@ class RecordsDB:
                 conn.execute(f"DELETE FROM {self._table} WHERE id IN ({_marks(chunk)})", chunk)
 
     def metas(self, ids: Sequence[str], given: Sequence[Meta] | None, *, body: bool) -> dict[str, Meta]:
-        columns = f"id, {_COLUMNS}" + (", body" if body else "")
-        keys = (*RANK_KEYS, BODY_KEY) if body else RANK_KEYS
+        columns = f"id, {_COLUMNS}, " + ("body" if body else "NULL")
         found: dict[str, Meta] = {}
         with self._use("read episodes") as conn:
             for chunk in _chunks(ids):
-                for row in conn.execute(f"SELECT {columns} FROM {self._table} WHERE id IN ({_marks(chunk)})", chunk):
-                    found[row[0]] = dict(zip(keys, row[1:], strict=True))
+                sql = f"SELECT {columns} FROM {self._table} WHERE id IN ({_marks(chunk)})"
+                # A dict literal per row: a search reads 32 of these, and dict(zip(...)) cost twice as much.
+                for i, site, outcome, created_at, helped, hurt, packed in conn.execute(sql, chunk):
+                    meta = {"site": site, "outcome": outcome, "created_at": created_at, "helped": helped, "hurt": hurt}
+                    if body:
+                        meta[BODY_KEY] = packed
+                    found[i] = meta
         return found
 
     def bump(self, ids: Sequence[str], key: str) -> dict[str, Meta]:
@@ -203,7 +208,7 @@ class RecordsDB:
 
     def close(self) -> None:
         with self._use("close the record file") as conn:
-            conn.close()  # the last connection checkpoints and removes the -wal file
+            conn.close()
 
 
 def _moved_row(record_id: str, old: Meta) -> Row | None:
