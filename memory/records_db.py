@@ -71,6 +71,13 @@ class RecordsDB:
             self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
             raise self._failed("open the record file", exc) from exc
+        try:
+            self._prepare(namespace)
+        except StoreError:
+            self._conn.close()
+            raise
+
+    def _prepare(self, namespace: str) -> None:
         with self._use("open the record file") as conn:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA synchronous=FULL")  # durable on power loss once add() returns

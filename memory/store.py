@@ -5,13 +5,18 @@ a Chroma server (WEBCOACH_CHROMA_URL, any number of processes). Embeddings are a
 explicitly, so Chroma's own embedding function (which downloads a model) never runs. Errors from Chroma are re-raised
 as one-line StoreErrors.
 
+Chroma holds the vectors; the records (ranking fields and compressed body, records.py) live behind one interface
+(chroma_records.Records): in Chroma's metadata on a server, in a SQLite file beside an embedded store (records_db.py),
+written before the vector is added and deleted after it is, so no crash shows half an episode.
+
 Search (same site first): the site's own episodes from site_cache.py (exact, in memory after one read per site), then,
-when they cannot fill k, Chroma's nearest of all sites; ranking on the stored fields (ranking.py) and decoding only the
-k returned (records.py). sites.py counts episodes per site so neither step runs when it cannot help.
+when they cannot fill k, Chroma's nearest of all sites; ranking on the records' fields (ranking.py) and decoding only
+the k returned. sites.py counts episodes per site so neither step runs when it cannot help.
 
 Why this module is over 400 lines: every call into chromadb lives here by rule (one module per external system), and
 the collection's life cycle (open, relayout, reembed, side collections) cannot move out without importing chromadb
-types elsewhere; what needs no chromadb (record layout, ranking, site counts and index, transfer) already lives apart."""
+types elsewhere; what needs no chromadb (record layouts and where records live, ranking, site counts and index,
+transfer) already lives apart."""
 
 from __future__ import annotations
 

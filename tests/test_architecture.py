@@ -141,6 +141,7 @@ def test_the_checker_resolves_module_imports(tmp_path: Path, source: str) -> Non
 # One module per external system (the design card): who may import which third-party package.
 OWNERS = {
     "chromadb": {"webcoach.memory.store"},
+    "sqlite3": {"webcoach.memory.records_db"},  # the embedded store's record file
     "anthropic": {"webcoach.llm_anthropic"},
     "langchain_core": {"webcoach.llm_langchain"},
     "openai": {"webcoach.llm_openai"},

@@ -819,3 +819,13 @@ def test_a_sites_own_below_the_similarity_floor_leave_room_for_other_sites(db: E
     floor = RetrievalWeights(min_similarity=0.5)
     hits = db.search("Buy the paperback edition of Dune", url=SHOP, k=5, now=NOW, weights=floor)
     assert [h.episode.id for h in hits] == [elsewhere.id]
+
+
+def test_a_damaged_record_file_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    with open_store(path) as store:
+        store.add(make_episode(TASKS[0]))
+    (path / FILE_NAME).write_bytes(b"not a database" * 400)
+    with pytest.raises(StoreError, match=r"^cannot open the record file in .*restore the store from an export") as err:
+        open_store(path)
+    assert "\n" not in str(err.value) and lock_is_free(path)
