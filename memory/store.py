@@ -659,7 +659,7 @@ class EpisodeStore:
                 log.warning("webcoach: search skipped episode %s in namespace %r (%s)", i, self.namespace, exc)
         hits: list[Hit] = []
         ranked = order(candidates, url=url, now=now, weights=w, k=k)
-        # Embedded, candidates carry their ranking fields only: the k returned are read whole, in one query.
+        # The site cache holds ranking fields only (embedded): the k returned are read whole, in one query.
         whole = self._rec.metas([s.item for s in ranked if not has_body(found[s.item][0])], None, body=True)
         for s in ranked:
             try:
@@ -694,7 +694,8 @@ class EpisodeStore:
                     return {}  # still being written: nothing to show yet
                 time.sleep(0.1 * 2**attempt)
         ids = result["ids"][0]
-        metas = self._rec.metas(ids, (result["metadatas"] or [[]])[0] if self._rec.include else None, body=False)
+        # With the bodies: they sit in the rows read anyway, and a second query for the k returned cost more.
+        metas = self._rec.metas(ids, (result["metadatas"] or [[]])[0] if self._rec.include else None, body=True)
         distances = (result["distances"] or [[]])[0]
         # Chroma's cosine distance is 1 - cosine similarity. A vector without a record (its file lost) is not shown.
         return {i: (metas[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True) if i in metas}
