@@ -7,7 +7,8 @@ a Schema that turns either off, so the body never goes into Chroma as plain text
 
 Layout 3 (embedded stores): Chroma keeps the vector and `{"site": ...}` only (for a site-filtered query); the fields and
 the body (raw bytes) live in a SQLite file beside it (records_db.py), read for the few records a search returns.
-Measured at 10k synthetic episodes: see bench/bench_search.py (HNSW's ~1.7 KB per episode is the floor).
+On disk per synthetic episode (bench/bench_search.py): 2.63 KB at 10k, 2.44 KB at 100k, of which HNSW's ~1.7 KB is the
+floor (layout 2: 3.63 and 3.26 KB).
 
 Layout 2 (Chroma servers, where processes share no disk): the five fields and the body, base85 text, in Chroma's
 metadata. Layout 1 (before) held the whole episode JSON in an `episode` metadata value and the embedding text as a

@@ -3,7 +3,7 @@
 Same-site-first retrieval needs a site's nearest episodes whatever the rest of memory holds. Chroma's approximate
 global index loses a site's few episodes among many others, and a query filtered on the site costs 5-30x a plain one
 (measured at 10k-100k), so the first search on a site reads all of that site's vectors once (one filtered `get`:
-~12 ms for 170 episodes, ~0.1 s for 1,600, at 100k) and later searches on it are a dot product over them (microseconds).
+~8 ms for 170 episodes, ~0.1 s for 1,700, at 100k) and later searches on it are a dot product over them (microseconds).
 A coach searches one site step after step, so nearly every search after the first is served from here.
 
 The store keeps entries in step with its own adds, forgets and counter updates. An embedded store has one process,

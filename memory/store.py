@@ -344,10 +344,12 @@ class EpisodeStore:
         else:
             records = ChromaRecords(lambda: self._col, self._wrap)
         try:
-            if meta.get("layout") != records.layout:
-                self._relayout(records, meta)
             with self._wrap("count episodes"):
                 count = self._collection.count()
+            if meta.get("layout") != records.layout:
+                if count >= 1000:  # ~0.7 s per 1,000: say why this open takes a while
+                    log.warning("webcoach: moving %d episodes of namespace %r to the current layout, once", count, self.namespace)
+                self._relayout(records, meta)
             records.settle(count, self._all_ids)
         except BaseException:
             records.close()
