@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from webcoach.errors import WebcoachError
 
@@ -139,6 +139,26 @@ def progress_bar(*, disable: bool = False) -> Progress:
         transient=True,
         disable=disable,
     )
+
+
+def spinner(*, disable: bool = False) -> Progress:
+    """For long work with no count to show (on stderr, as progress_bar; off where stderr is no terminal, since rich
+    then leaves a blank line behind)."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=disable or not err.is_terminal,
+    )
+
+
+def size_text(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
 
 
 def print_json(data: Any) -> None:
@@ -727,6 +747,22 @@ def memory_reembed(
         moved = store.reembed(to, on_progress=lambda done, _total: bar.update(job, completed=done))
         name = store.embedder.name
     out.print(f"re-embedded {moved} episodes with {name}")
+
+
+@memory_app.command("compact")
+def memory_compact(home: Home = None, chroma_url: ChromaUrl = None, as_json: JsonOut = False) -> None:
+    """Give the disk space that forgotten episodes and Chroma's purged write queue left free back (embedded store, every
+    namespace; no other process may have it open)."""
+    from webcoach.memory.store import compact
+
+    # A spinner, not a bar: Chroma's vacuum says nothing until it is done (tens of seconds for 100k episodes).
+    with one_line_errors(), spinner(disable=as_json) as bar:
+        bar.add_task("compacting the store", total=None)
+        done = compact(home=home, url=chroma_url)
+    if as_json:
+        print_json({"location": done.location, "bytes_before": done.bytes_before, "bytes_after": done.bytes_after})
+        return
+    out.print(f"compacted {safe(done.location)}: {size_text(done.bytes_before)} -> {size_text(done.bytes_after)}")
 
 
 @memory_app.command("pin")

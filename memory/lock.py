@@ -74,7 +74,8 @@ class StoreLock:
         self.path = self.directory / LOCK_NAME
         self._key: Path | None = None
 
-    def acquire(self) -> StoreLock:
+    def acquire(self, *, alone: bool = False) -> StoreLock:
+        """`alone`: refuse when this process itself has the store open (compaction rewrites files an open store uses)."""
         if self._key is not None:
             return self
         try:
@@ -84,6 +85,11 @@ class StoreLock:
         key = self.path.resolve()
         with _guard:
             held = _held.get(key)
+            if held is not None and alone:
+                raise StoreLockedError(
+                    f"the embedded store at {self.directory} is open in this process: close every EpisodeStore on it "
+                    "(store.close() or its `with` block) first"
+                )
             if held is not None:
                 held.refs += 1
                 self._key = key

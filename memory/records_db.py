@@ -217,6 +217,26 @@ class RecordsDB:
         with self._use("close the record file") as conn:
             conn.close()
 
+    @staticmethod
+    def vacuum(folder: Path) -> None:
+        """Give the free pages of the record file beside an embedded store back to the disk (`forget`s leave them). The
+        caller holds the store's lock with no RecordsDB open on it; a store with no record file yet has nothing to do."""
+        path = folder / FILE_NAME
+        if not path.is_file():
+            return
+        try:
+            # VACUUM rewrites the file in place (same inode and mode); it needs room for a temporary copy meanwhile.
+            conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+            try:
+                conn.execute("VACUUM")
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot compact the record file {path} ({_one_line(exc)}): check that the disk has room for a copy of "
+                "it and the file is yours and writable"
+            ) from exc
+
 
 def _moved_row(record_id: str, old: Meta) -> Row | None:
     """The row of a layout-1 or -2 record, made so that `decode` reads it as it read the Chroma metadata (an unreadable

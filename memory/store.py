@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,6 +41,7 @@ import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.api.types import Include, Metadata, Where
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
@@ -49,6 +52,7 @@ from webcoach.errors import (
     InputError,
     NamespaceNotFoundError,
     StoreError,
+    StoreLockedError,
     StoreUnavailableError,
 )
 from webcoach.memory.chroma_records import BATCH, ChromaRecords, Records
@@ -68,7 +72,7 @@ from webcoach.settings import ENV_CHROMA_URL, resolve
 
 log = logging.getLogger("webcoach")
 
-__all__ = ["EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "download_default_model"]
+__all__ = ["Compaction", "EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "compact", "download_default_model"]
 
 # Side collections of a namespace; "." cannot occur in a namespace, so these never collide with one.
 REEMBED_SUFFIX = ".reembed"  # the collection a reembed fills before it takes the namespace's name
@@ -347,9 +351,17 @@ class EpisodeStore:
             with self._wrap("count episodes"):
                 count = self._collection.count()
             if meta.get("layout") != records.layout:
-                if count >= 1000:  # ~0.7 s per 1,000: say why this open takes a while
+                big = count >= 1000
+                if big:  # ~0.7 s per 1,000: say why this open takes a while
                     log.warning("webcoach: moving %d episodes of namespace %r to the current layout, once", count, self.namespace)
                 self._relayout(records, meta)
+                if big and self._layout == EMBEDDED_LAYOUT:  # a server's disk is its operator's (see compact)
+                    # The move leaves Chroma's file a sixth larger (a 100k store: 327 -> 381 MB) until later adds reuse it.
+                    log.warning(
+                        "webcoach: moved the episodes of namespace %r; `webcoach memory compact` (run while no webcoach "
+                        "process has the store open) gives back the disk space the move left free",
+                        self.namespace,
+                    )
             records.settle(count, self._all_ids)
         except BaseException:
             records.close()
@@ -780,3 +792,87 @@ class EpisodeStore:
 
     def __repr__(self) -> str:
         return f"EpisodeStore(namespace={self.namespace!r}, location={self.location!r}, embedder={self.embedder.name!r})"
+
+
+# -- compaction (embedded stores) ----------------------------------------------------------------------------------
+
+CHROMA_FILE = "chroma.sqlite3"
+# Chroma 1.x's `chroma vacuum` is Rust (what the `chroma` console script calls). It runs in a child process: it prints
+# emoji lines to stdout, and a panic in it must not take the caller down. It exits 0 even when it fails, saying so on
+# stderr, so that text is checked too.
+_VACUUM = "import sys, chromadb_rust_bindings; chromadb_rust_bindings.cli(['chroma', 'vacuum', '--path', sys.argv[1], '--force'])"
+_VACUUM_FAILED = "Failed to vacuum"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compaction:
+    location: str
+    bytes_before: int  # every file in the store directory
+    bytes_after: int
+
+
+def compact(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    home: str | os.PathLike[str] | None = None,
+    url: str | None = None,
+) -> Compaction:
+    """Give an embedded store's free space back to the disk: Chroma's vacuum (its write queue is purged once vectors
+    reach the index, and `forget`s and the one-time layout move leave free pages), then the record file's. The store
+    directory is `path`, else the one under `home` / WEBCOACH_HOME; it must not be open in any process, this one
+    included. A Chroma server (`url` / WEBCOACH_CHROMA_URL) is refused: its disk is its operator's."""
+    if path is not None and url is not None:
+        raise ConfigError("give either path= (embedded store) or url= (Chroma server), not both")
+    settings = resolve(home=home, chroma_url=url)
+    if path is None and settings.chroma_url is not None:
+        shown = urlsplit(settings.chroma_url)
+        where = f"{shown.scheme}://{shown.netloc.rsplit('@', 1)[-1]}"  # never the credentials
+        raise ConfigError(
+            f"cannot compact the Chroma server at {where}: compacting a server is its operator's job (stop it, then "
+            f"`chroma vacuum --path DIR` on the server's directory); to compact the embedded store, unset {ENV_CHROMA_URL} "
+            "(or drop --chroma-url)"
+        )
+    chroma_dir = (Path(path).expanduser() if path is not None else settings.chroma_path).resolve()
+    if not (chroma_dir / CHROMA_FILE).is_file():
+        raise StoreError(
+            f"no embedded store at {chroma_dir} (no {CHROMA_FILE}): nothing to compact; check --home / WEBCOACH_HOME"
+        )
+    lock = StoreLock(chroma_dir).acquire(alone=True)  # a store open here or in another process: one-line errors
+    try:
+        # A Chroma client of this process that webcoach did not open would keep using the files the vacuum rewrites.
+        if str(chroma_dir) in getattr(SharedSystemClient, "_identifier_to_system", {}):
+            raise StoreLockedError(f"a Chroma client in this process has {chroma_dir} open: close it (client.close()) first")
+        before = _tree_bytes(chroma_dir)
+        _chroma_vacuum(chroma_dir)
+        RecordsDB.vacuum(chroma_dir)
+        private_tree(chroma_dir)  # Chroma writes its files with the umask's modes
+        return Compaction(location=str(chroma_dir), bytes_before=before, bytes_after=_tree_bytes(chroma_dir))
+    finally:
+        lock.release()
+
+
+def _chroma_vacuum(chroma_dir: Path) -> None:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _VACUUM, str(chroma_dir)], capture_output=True, text=True, errors="replace", check=False
+        )
+    except OSError as exc:
+        raise StoreError(f"cannot start Chroma's vacuum for {chroma_dir} ({_one_line(exc)}): check that Python can run") from exc
+    if done.returncode != 0 or _VACUUM_FAILED in done.stderr:
+        lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        raise StoreError(
+            f"Chroma could not compact {chroma_dir} ({reason}): check that the disk has room for a copy of {CHROMA_FILE} "
+            f"and the files are yours and writable; `chroma vacuum --path {chroma_dir}` shows Chroma's own output"
+        )
+
+
+def _tree_bytes(root: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:  # gone meanwhile: nothing to count
+                continue
+    return total
