@@ -13,6 +13,9 @@ Search (same site first): the site's own episodes from site_cache.py (exact, in 
 when they cannot fill k, Chroma's nearest of all sites; ranking on the records' fields (ranking.py) and decoding only
 the k returned. sites.py counts episodes per site so neither step runs when it cannot help.
 
+`compact` gives an embedded store's free pages back to the disk: Chroma's own vacuum (in a child process), then the
+record file's, with the store's lock held.
+
 Why this module is over 400 lines: every call into chromadb lives here by rule (one module per external system), and
 the collection's life cycle (open, relayout, reembed, side collections) cannot move out without importing chromadb
 types elsewhere; what needs no chromadb (record layouts and where records live, ranking, site counts and index,
