@@ -38,8 +38,10 @@ async def record_trace(context: BrowserContext, path: str | Path) -> AsyncIterat
         # The block's own error matters more than a failure to save (e.g. it closed the context).
         with suppress(PlaywrightError):
             await context.tracing.stop(path=str(target))
+        _private(target)
         raise
     await context.tracing.stop(path=str(target))
+    _private(target)
 
 
 @contextmanager
@@ -55,8 +57,19 @@ def record_trace_sync(context: SyncBrowserContext, path: str | Path) -> Iterator
     except BaseException:
         with suppress(PlaywrightError):
             context.tracing.stop(path=str(target))
+        _private(target)
         raise
     context.tracing.stop(path=str(target))
+    _private(target)
+
+
+def _private(trace: Path) -> None:
+    """A trace holds what was typed, passwords included (the condenser masks them, the zip does not): owner only.
+    Playwright writes it with the umask's mode."""
+    from webcoach.memory.files import FILE_MODE
+
+    with suppress(OSError):  # not written (the context was closed first): nothing to protect
+        trace.chmod(FILE_MODE)
 
 
 class Watcher:
@@ -98,7 +111,7 @@ async def watch(
     from webcoach.condenser.condense import acondense
     from webcoach.errors import WebcoachError
     from webcoach.hooks.keep import keep_run
-    from webcoach.memory.files import FILE_MODE, private_dir
+    from webcoach.memory.files import private_dir
     from webcoach.settings import resolve
 
     log = logging.getLogger("webcoach")
@@ -142,8 +155,5 @@ async def watch(
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)
         finally:
-            if keep_trace:
-                with suppress(OSError):
-                    watcher.trace.chmod(FILE_MODE)
-            else:
+            if not keep_trace:  # a kept one is already private (record_trace)
                 watcher.trace.unlink(missing_ok=True)

@@ -84,8 +84,10 @@ async def record_past_runs(shop: str, out_dir: Path, *, executable_path: str, he
     """Drive Debian chromium through the scripted past runs with Playwright, one trace.zip per run."""
     from playwright.async_api import async_playwright
     from webcoach.hooks.playwright import record_trace
+    from webcoach.memory.files import private_dir
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir.parent)
+    private_dir(out_dir)  # the traces hold what the runs typed (the demo's sign-in password)
     runs: list[RecordedRun] = []
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable_path, headless=headless, args=["--no-sandbox"])
