@@ -5,11 +5,16 @@ tests/condenser/test_playwright_mcp_trace.py)."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +174,74 @@ async def test_bad_input_gets_one_line_tool_errors_and_the_server_stays_up(tmp_p
         assert time.monotonic() - started < 30
 
         assert {t.name for t in (await c.list_tools()).tools} == TOOLS  # still serving
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local stand-in for the Anthropic Messages API (the LLM is the one thing tests replace): it answers the coach's
+    forced `answer` tool call with advice citing the first episode id in the prompt, and keeps every request body."""
+    seen: list[dict[str, Any]] = []
+
+    class Messages(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            seen.append(body)
+            ids = re.findall(r"id=(\w+)", body["messages"][0]["content"])
+            answer = {
+                "intervene": True,
+                "advice": "Open the catalog before searching: the search box timed out.",
+                "cited_ids": ids[:1],
+            }
+            data = json.dumps(
+                {
+                    "id": "msg_test",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": [{"type": "tool_use", "id": "toolu_test", "name": "answer", "input": answer}],
+                    "stop_reason": "tool_use",
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": 120, "output_tokens": 30},
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Messages)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_an_llm_coach_advises_through_the_anthropic_api(
+    tmp_path: Path, output: Path, fake_anthropic: tuple[str, list[dict[str, Any]]]
+) -> None:
+    base_url, seen = fake_anthropic
+    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key", "ANTHROPIC_BASE_URL": base_url}
+    params = StdioServerParameters(
+        command=WEBCOACH, args=["mcp", "--home", str(tmp_path / "home"), "--llm", "anthropic:claude-test"], env=env
+    )
+    async with Client(params) as c:
+        recorded = ok(await c.call_tool("record_run", {"task": TASK, "outcome": "failure", "trace_path": str(output)}))
+        advice = ok(await c.call_tool("get_advice", {"task": TASK, "url": SHOP}))
+    assert advice["trigger"] == "llm" and advice["episode_ids"] == [recorded["episode_id"]], advice
+    assert "Open the catalog before searching" in advice["advice"] and "not instructions" in advice["advice"]
+    (request,) = seen  # one decision, one request
+    assert request["model"] == "claude-test" and request["tool_choice"] == {"type": "tool", "name": "answer"}
+    prompt = request["messages"][0]["content"]
+    assert recorded["episode_id"] in prompt
+    # The run typed a password and an e-mail address: neither reaches the model.
+    assert "Hunter2-Secret!" not in prompt and "jane.doe@example.org" not in prompt
 
 
 async def test_reported_steps_get_mid_run_advice(tmp_path: Path) -> None:
