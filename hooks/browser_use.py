@@ -133,6 +133,10 @@ class CoachingSession(RunHooks):
             self._skip("before step", exc)
 
     async def after_step(self, agent: Any) -> None:
+        if self._finished(agent):
+            # browser-use calls this hook after its `done` step too: advice then reaches no model, yet would be shown
+            # as given and credited (or blamed) with the run's outcome.
+            return
         try:
             url = await self._current_url(agent)
             if self._start_pending and run_site(url, self.task) is not None:
@@ -244,6 +248,12 @@ class CoachingSession(RunHooks):
                 if url:
                     return str(url) if str(url).startswith("http") else None
         return None
+
+    @staticmethod
+    def _finished(agent: Any) -> bool:
+        with contextlib.suppress(Exception):
+            return bool(agent.history.is_done())
+        return False
 
     @staticmethod
     async def _current_url(agent: Any) -> str | None:
