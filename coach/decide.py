@@ -208,24 +208,32 @@ class RuleDecider:
         here = situation.url or steps[-1].url
         if not on_site(here, situation.site):
             return None  # off the run's site no route of this site applies, and none of another site is offered
-        for hit in relevant:
-            ep = hit.episode
-            route = _route(ep)
-            if ep.outcome is not Outcome.SUCCESS or not route or len(steps) < max(2, ep.step_count // 2):
-                continue
-            on_route = {p.strip() for p in route.split("->")}
-            if here and short_url(here) not in on_route:
-                return Advice(
-                    text="A past run on this site reached the answer by the route below, which does not pass through "
-                    "the page you are on. Consider taking it.",
-                    observations=_success_observations(ep, situation.site),
-                    episode_ids=[ep.id],
-                    why=f"episode {ep.id} reached the answer by a shorter path",
-                    confidence=_confidence([hit]),
-                    trigger="shorter_path",
-                    key=f"shorter_path:{ep.id}",
-                )
-        return None
+        # Only the best-ranked success with a route is compared against: an agent on its route is on a known-good path,
+        # and a lower-ranked success (in the demo, "Sign in" for a book search) must not pull it elsewhere.
+        best = next((h for h in relevant if h.episode.outcome is Outcome.SUCCESS and _route(h.episode)), None)
+        route = _route(best.episode) if best is not None else None
+        if best is None or route is None or len(steps) < max(2, best.episode.step_count // 2):
+            return None
+        ep = best.episode
+        pages = [p.strip() for p in route.split("->")]
+        if not here or short_url(here) in pages:
+            return None
+        # A route's last page is its own task's answer (the cooking catalog): a similar task (history books) ends
+        # elsewhere, so leaving the route at its last hop is where such tasks part, not a detour. The same task still
+        # hears the route.
+        came_from = next((short_url(s.url) for s in reversed(steps) if s.url and short_url(s.url) != short_url(here)), None)
+        if len(pages) >= 2 and came_from == pages[-2] and ep.task.casefold() != situation.task.casefold():
+            return None
+        return Advice(
+            text="A past run on this site reached the answer by the route below, which does not pass through "
+            "the page you are on. Consider taking it.",
+            observations=_success_observations(ep, situation.site),
+            episode_ids=[ep.id],
+            why=f"episode {ep.id} reached the answer by a shorter path",
+            confidence=_confidence([best]),
+            trigger="shorter_path",
+            key=f"shorter_path:{ep.id}",
+        )
 
     def _with_success(
         self,

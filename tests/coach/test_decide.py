@@ -201,3 +201,45 @@ async def test_over_budget_counts_actions_like_the_episodes_do() -> None:
         )
         is None
     )
+
+
+def _sign_in() -> Episode:
+    traj = Trajectory(
+        source_kind="browser-use-history",
+        steps=(
+            Step(index=0, action="goto", url="about:blank", target=f"{SHOP}/login.html"),
+            Step(index=1, action="fill", url=f"{SHOP}/login.html", target="#email", value="reader@example.org"),
+            Step(index=2, action="click", url=f"{SHOP}/login.html", target="#signin"),
+            Step(index=3, action="done", url=f"{SHOP}/account.html", result="Signed in"),
+        ),
+        claimed_success=True,
+        final_answer="Signed in",
+    )
+    return condense_rules(traj, "Sign in to Acme Books")
+
+
+async def test_shorter_path_follows_the_best_success_and_lets_a_similar_task_part_at_its_answer_page() -> None:
+    # The demo's situation: a search for the cheapest history book, with memory of the cooking search (similar) and
+    # the sign-in (similar enough to be retrieved, last).
+    cooking, sign_in = _success(), _sign_in()
+    hits = (_hit(cooking, 0.89), _hit(sign_in, 0.58))
+    task = "Find the cheapest history book on Acme Books"
+
+    async def advise(*pages: str, task: str = task) -> Advice | None:
+        steps = [Step(index=0, action="goto", url="about:blank", target=f"{SHOP}/{pages[0]}")]
+        steps += [Step(index=i, action="click", url=f"{SHOP}/{page}", target="link") for i, page in enumerate(pages[:-1], 1)]
+        here = f"{SHOP}/{pages[-1]}"
+        return await RuleDecider().decide(
+            Situation(site=SITE, task=task, url=here, hits=hits, trajectory=_live(*steps), step=len(steps))
+        )
+
+    # On the cooking search's route: no lower-ranked success (the sign-in) pulls the agent to the login page.
+    assert await advise("index.html", "catalog.html") is None
+    # Leaving that route at its last hop, for the history catalog: where a similar task's answer lies, not a detour.
+    assert await advise("index.html", "catalog.html", "catalog-history.html") is None
+    # The same task as the stored run does hear its route there,
+    same = await advise("index.html", "catalog.html", "catalog-history.html", task=cooking.task)
+    assert same is not None and same.trigger == "shorter_path" and same.episode_ids == [cooking.id]
+    # and so does an agent that wandered off before the route's end: the best success's route, not the sign-in's.
+    off = await advise("index.html", "help.html")
+    assert off is not None and off.trigger == "shorter_path" and off.episode_ids == [cooking.id], off
