@@ -229,3 +229,86 @@ def fake_openai() -> Iterator[Any]:
     yield make
     for server in made:
         server.close()
+
+
+class FakeAnthropic:
+    """A real HTTP server on 127.0.0.1 speaking Anthropic's Messages API (POST /v1/messages), reached through
+    ANTHROPIC_BASE_URL=`url` by the real anthropic SDK (the coach's client and browser-use's ChatAnthropic alike).
+    Callers always force a tool (`tool_choice`), so `answer(request) -> dict` gives that tool's input and the reply is
+    one tool_use block. Every request body is kept parsed in `requests` and as sent in `raw` (for leak checks)."""
+
+    def __init__(self, answer: Any) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.answer = answer
+        self.requests: list[dict[str, Any]] = []
+        self.raw: list[str] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                body = json.loads(raw)
+                fake.raw.append(raw)
+                fake.requests.append(body)
+                if not self.path.split("?")[0].endswith("/v1/messages"):
+                    self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
+                    return
+                try:
+                    # The forced tool's name: the coach's is "answer", browser-use's is its output model's ("AgentOutput").
+                    tool = (body.get("tool_choice") or {}).get("name") or body["tools"][0]["name"]
+                    answer = fake.answer(body)
+                except Exception as exc:  # a broken script: a 400, which the SDK does not retry, with the reason
+                    self._send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": repr(exc)}})
+                    return
+                n = len(fake.requests)
+                self._send(
+                    200,
+                    {
+                        "id": f"msg_test_{n}",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": body.get("model"),
+                        "content": [{"type": "tool_use", "id": f"toolu_test_{n}", "name": tool, "input": answer}],
+                        "stop_reason": "tool_use",
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 120, "output_tokens": 30},
+                    },
+                )
+
+            def _send(self, status: int, reply: dict[str, Any]) -> None:
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"  # the SDK appends /v1/messages
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[Any]:
+    """make(answer) -> a running FakeAnthropic; all are stopped after the test."""
+    made: list[FakeAnthropic] = []
+
+    def make(answer: Any) -> FakeAnthropic:
+        made.append(FakeAnthropic(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()

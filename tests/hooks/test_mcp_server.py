@@ -11,10 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -176,58 +173,16 @@ async def test_bad_input_gets_one_line_tool_errors_and_the_server_stays_up(tmp_p
         assert {t.name for t in (await c.list_tools()).tools} == TOOLS  # still serving
 
 
-@pytest.fixture
-def fake_anthropic() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A local stand-in for the Anthropic Messages API (the LLM is the one thing tests replace): it answers the coach's
-    forced `answer` tool call with advice citing the first episode id in the prompt, and keeps every request body."""
-    seen: list[dict[str, Any]] = []
-
-    class Messages(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-            seen.append(body)
-            ids = re.findall(r"id=(\w+)", body["messages"][0]["content"])
-            answer = {
-                "intervene": True,
-                "advice": "Open the catalog before searching: the search box timed out.",
-                "cited_ids": ids[:1],
-            }
-            data = json.dumps(
-                {
-                    "id": "msg_test",
-                    "type": "message",
-                    "role": "assistant",
-                    "model": body["model"],
-                    "content": [{"type": "tool_use", "id": "toolu_test", "name": "answer", "input": answer}],
-                    "stop_reason": "tool_use",
-                    "stop_sequence": None,
-                    "usage": {"input_tokens": 120, "output_tokens": 30},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Messages)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def cite_the_first_episode(request: dict[str, Any]) -> dict[str, Any]:
+    """The stand-in coach's decision: advise, citing the first episode id in the prompt."""
+    ids = re.findall(r"id=(\w+)", request["messages"][0]["content"])
+    return {"intervene": True, "advice": "Open the catalog before searching: the search box timed out.", "cited_ids": ids[:1]}
 
 
-async def test_an_llm_coach_advises_through_the_anthropic_api(
-    tmp_path: Path, output: Path, fake_anthropic: tuple[str, list[dict[str, Any]]]
-) -> None:
-    base_url, seen = fake_anthropic
-    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key", "ANTHROPIC_BASE_URL": base_url}
+async def test_an_llm_coach_advises_through_the_anthropic_api(tmp_path: Path, output: Path, fake_anthropic: Any) -> None:
+    api = fake_anthropic(cite_the_first_episode)
+    seen = api.requests
+    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key", "ANTHROPIC_BASE_URL": api.url}
     params = StdioServerParameters(
         command=WEBCOACH, args=["mcp", "--home", str(tmp_path / "home"), "--llm", "anthropic:claude-test"], env=env
     )
