@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +315,33 @@ def fake_anthropic() -> Iterator[Any]:
     yield make
     for server in made:
         server.close()
+
+
+@contextmanager
+def _held_elsewhere(path: Path | None = None, embedder: str | None = None) -> Iterator[int]:
+    """Another process holds the embedded store at `path` (None: the one under WEBCOACH_HOME) until the block ends;
+    yields its pid."""
+    args = ", ".join([*([repr(str(path))] if path is not None else []), *([f"embedder={embedder!r}"] if embedder else [])])
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from webcoach.memory.store import EpisodeStore; s = EpisodeStore({args}); "
+            "print('ready', flush=True); sys.stdin.readline(); s.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield holder.pid
+    finally:
+        holder.communicate("\n", timeout=60)
+    assert holder.returncode == 0
+
+
+@pytest.fixture
+def held_elsewhere() -> Callable[..., AbstractContextManager[int]]:
+    """`with held_elsewhere(path) as pid:` another process has the embedded store open (its lock held) meanwhile."""
+    return _held_elsewhere

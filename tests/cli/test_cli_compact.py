@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -87,30 +87,15 @@ def test_compact_shrinks_the_store_and_keeps_every_episode() -> None:
     assert json.loads(runner.invoke(app, ["memory", "search", QUERY, "--json"]).stdout)[0]["episode"]["id"] == top
 
 
-def test_compact_refuses_a_store_another_process_has_open() -> None:
+def test_compact_refuses_a_store_another_process_has_open(held_elsewhere: Callable[..., AbstractContextManager[int]]) -> None:
     runner = CliRunner()
     ingested(runner)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from webcoach.memory.store import EpisodeStore; s = EpisodeStore(); "
-            "print('ready', flush=True); sys.stdin.readline(); s.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_elsewhere() as pid:
         size = (store_dir() / "chroma.sqlite3").stat().st_size
         result = runner.invoke(app, ["memory", "compact"])
         assert result.exit_code == 1 and result.stdout == ""
-        assert result.stderr.count("\n") == 1 and f"another process (pid {holder.pid})" in result.stderr
+        assert result.stderr.count("\n") == 1 and f"another process (pid {pid})" in result.stderr
         assert (store_dir() / "chroma.sqlite3").stat().st_size == size
-    finally:
-        holder.communicate("\n", timeout=60)
-    assert holder.returncode == 0
 
 
 def test_compact_refuses_a_server() -> None:

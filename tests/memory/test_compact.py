@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import subprocess
-import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,29 +89,16 @@ def test_compact_shrinks_the_store_and_keeps_every_episode(filled: tuple[Path, l
     assert again.id == kept[0]
 
 
-def test_compact_refuses_a_store_open_in_another_process(filled: tuple[Path, list[str], list[str]]) -> None:
+def test_compact_refuses_a_store_open_in_another_process(
+    filled: tuple[Path, list[str], list[str]], held_elsewhere: Callable[..., AbstractContextManager[int]]
+) -> None:
     path, kept, _ = filled
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import sys; from webcoach.memory.store import EpisodeStore; s = EpisodeStore({str(path)!r}); "
-            "print('ready', flush=True); sys.stdin.readline(); s.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_elsewhere(path) as pid:
         untouched = files(path)
         with pytest.raises(StoreLockedError) as err:
             compact(path)
-        assert "\n" not in str(err.value) and f"another process (pid {holder.pid})" in str(err.value)
+        assert "\n" not in str(err.value) and f"another process (pid {pid})" in str(err.value)
         assert files(path) == untouched
-    finally:
-        holder.communicate("\n", timeout=60)
-    assert holder.returncode == 0
     with EpisodeStore(path) as store:
         assert store.count() == len(kept)
 

@@ -9,7 +9,8 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -350,33 +351,20 @@ def test_cross_process_round_trip(tmp_path: Path) -> None:
     assert count == "2" and Episode.model_validate_json(found) == ours
 
 
-def test_a_second_process_is_refused_while_one_holds_the_store(tmp_path: Path) -> None:
+def test_a_second_process_is_refused_while_one_holds_the_store(
+    tmp_path: Path, held_elsewhere: Callable[..., AbstractContextManager[int]]
+) -> None:
     path = tmp_path / "chroma"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import sys; from webcoach.memory.store import EpisodeStore; s = EpisodeStore({str(path)!r}, embedder='hashing'); "
-            "print('ready', flush=True); sys.stdin.readline(); s.close()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with held_elsewhere(path, embedder="hashing") as pid:
         with pytest.raises(StoreLockedError) as err:
             open_store(path)
         message = str(err.value)
         assert "\n" not in message
-        assert f"another process (pid {holder.pid}) is using the embedded store at {path.resolve()}" in message
+        assert f"another process (pid {pid}) is using the embedded store at {path.resolve()}" in message
         # A server on the locked directory itself would corrupt it: the hint names a separate one and how to move data.
         assert f"chroma run --path {path.resolve()} " not in message
         assert f"chroma run --path {path.resolve().parent / 'chroma-server'} " in message
         assert "WEBCOACH_CHROMA_URL=http://127.0.0.1:8000" in message and "memory export" in message and "import" in message
-    finally:
-        holder.communicate("\n", timeout=30)
-    assert holder.returncode == 0
     with open_store(path) as store:
         assert store.count() == 0
 
