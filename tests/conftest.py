@@ -169,78 +169,11 @@ def chroma_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
         log.close()
 
 
-class FakeOpenAI:
-    """A real HTTP server on 127.0.0.1 speaking OpenAI's /v1/chat/completions; `answer(request) -> text` says what it
-    replies. Every request body is kept in `requests`. Stands in for vLLM / SGLang / Ollama / OpenAI (only the LLM)."""
+class _FakeModelServer:
+    """A real HTTP server on 127.0.0.1 standing in for a model API (only the LLM is ever replaced). Every request body
+    is kept parsed in `requests` and as sent in `raw` (for leak checks); subclasses say what each POST gets back."""
 
-    def __init__(self, answer: Any) -> None:
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.answer = answer
-        self.requests: list[dict[str, Any]] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-                fake.requests.append(body)
-                if not self.path.endswith("/chat/completions"):
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                text = fake.answer(body)
-                reply = {
-                    "id": f"chatcmpl-{len(fake.requests)}",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body.get("model"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-                }
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-@pytest.fixture
-def fake_openai() -> Iterator[Any]:
-    """make(answer) -> a running FakeOpenAI; all are stopped after the test."""
-    made: list[FakeOpenAI] = []
-
-    def make(answer: Any) -> FakeOpenAI:
-        made.append(FakeOpenAI(answer))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
-
-
-class FakeAnthropic:
-    """A real HTTP server on 127.0.0.1 speaking Anthropic's Messages API (POST /v1/messages), reached through
-    ANTHROPIC_BASE_URL=`url` by the real anthropic SDK (the coach's client and browser-use's ChatAnthropic alike).
-    Callers always force a tool (`tool_choice`), so `answer(request) -> dict` gives that tool's input and the reply is
-    one tool_use block. Every request body is kept parsed in `requests` and as sent in `raw` (for leak checks)."""
-
-    def __init__(self, answer: Any) -> None:
+    def __init__(self, answer: Any, base_path: str = "") -> None:
         import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -259,32 +192,7 @@ class FakeAnthropic:
                 body = json.loads(raw)
                 fake.raw.append(raw)
                 fake.requests.append(body)
-                if not self.path.split("?")[0].endswith("/v1/messages"):
-                    self._send(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
-                    return
-                try:
-                    # The forced tool's name: the coach's is "answer", browser-use's is its output model's ("AgentOutput").
-                    tool = (body.get("tool_choice") or {}).get("name") or body["tools"][0]["name"]
-                    answer = fake.answer(body)
-                except Exception as exc:  # a broken script: a 400, which the SDK does not retry, with the reason
-                    self._send(400, {"type": "error", "error": {"type": "invalid_request_error", "message": repr(exc)}})
-                    return
-                n = len(fake.requests)
-                self._send(
-                    200,
-                    {
-                        "id": f"msg_test_{n}",
-                        "type": "message",
-                        "role": "assistant",
-                        "model": body.get("model"),
-                        "content": [{"type": "tool_use", "id": f"toolu_test_{n}", "name": tool, "input": answer}],
-                        "stop_reason": "tool_use",
-                        "stop_sequence": None,
-                        "usage": {"input_tokens": 120, "output_tokens": 30},
-                    },
-                )
-
-            def _send(self, status: int, reply: dict[str, Any]) -> None:
+                status, reply = fake.respond(self.path.split("?")[0], body)
                 data = json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -294,13 +202,78 @@ class FakeAnthropic:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"  # the SDK appends /v1/messages
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{base_path}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def respond(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class FakeOpenAI(_FakeModelServer):
+    """OpenAI's /v1/chat/completions; `answer(request) -> text` says what it replies. Stands in for vLLM / SGLang /
+    Ollama / OpenAI."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__(answer, "/v1")
+
+    def respond(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not path.endswith("/chat/completions"):
+            return 404, {}
+        text = self.answer(body)
+        return 200, {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+        }
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[Any]:
+    """make(answer) -> a running FakeOpenAI; all are stopped after the test."""
+    made: list[FakeOpenAI] = []
+
+    def make(answer: Any) -> FakeOpenAI:
+        made.append(FakeOpenAI(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.close()
+
+
+class FakeAnthropic(_FakeModelServer):
+    """Anthropic's Messages API (POST /v1/messages), reached through ANTHROPIC_BASE_URL=`url` by the real anthropic
+    SDK (the coach's client and browser-use's ChatAnthropic alike). Callers always force a tool (`tool_choice`), so
+    `answer(request) -> dict` gives that tool's input and the reply is one tool_use block."""
+
+    def respond(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not path.endswith("/v1/messages"):
+            return 404, {"type": "error", "error": {"type": "not_found_error", "message": path}}
+        try:
+            # The forced tool's name: the coach's is "answer", browser-use's is its output model's ("AgentOutput").
+            tool = (body.get("tool_choice") or {}).get("name") or body["tools"][0]["name"]
+            answer = self.answer(body)
+        except Exception as exc:  # a broken script: a 400, which the SDK does not retry, with the reason
+            return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": repr(exc)}}
+        n = len(self.requests)
+        return 200, {
+            "id": f"msg_test_{n}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": [{"type": "tool_use", "id": f"toolu_test_{n}", "name": tool, "input": answer}],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 120, "output_tokens": 30},
+        }
 
 
 @pytest.fixture
