@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +14,6 @@ import pytest
 from webcoach.condenser.episode import Episode, Outcome, content_hash, domain_of
 from webcoach.errors import ConfigError, StoreError, StoreLockedError
 from webcoach.memory import store as store_module
-from webcoach.memory.embed import HashingEmbedder
-from webcoach.memory.records import encode
 from webcoach.memory.store import CHROMA_FILE, EpisodeStore, compact
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -166,31 +164,12 @@ def test_compact_refuses_a_plain_chroma_client_of_this_process(filled: tuple[Pat
         assert store.count() == 600
 
 
-def test_a_big_layout_move_points_at_compact_which_gives_the_space_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-    from webcoach.condenser.episode import SCHEMA_VERSION
-
+def test_a_big_layout_move_points_at_compact_which_gives_the_space_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, layout2_store: Callable[[Path, Sequence[Episode]], None]
+) -> None:
     path = tmp_path / "chroma"
     episodes = [episode(n) for n in range(1000)]  # the move says so from 1,000 episodes
-    # The store as webcoach wrote it before layout 3: every record in Chroma's metadata.
-    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-    try:
-        collection = client.get_or_create_collection(
-            "webcoach-default",
-            embedding_function=None,
-            metadata={"embedder": "hashing-v1", "embedder_dim": 384, "schema_version": SCHEMA_VERSION, "layout": 2},
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        for start in range(0, len(episodes), 500):
-            chunk = episodes[start : start + 500]
-            collection.add(
-                ids=[e.id for e in chunk],
-                embeddings=HashingEmbedder().embed([e.embedding_text() for e in chunk]),  # type: ignore[arg-type]
-                metadatas=[encode(e) for e in chunk],  # type: ignore[misc]
-            )
-    finally:
-        client.close()  # type: ignore[attr-defined]
+    layout2_store(path, episodes)
     caplog.set_level(logging.WARNING, logger="webcoach")
     with EpisodeStore(path) as store:
         tops = [store.search(q, k=1)[0].episode.id for q in QUERIES]

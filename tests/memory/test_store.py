@@ -658,31 +658,14 @@ def test_server_records_hold_a_compressed_body_and_ranking_fields(chroma_server:
         assert [e.id for e in store.list(limit=1)] == [episode.id] and store.stats().count == 1
 
 
-def _layout2_store(path: Path, episodes: Sequence[Episode]) -> None:
-    """An embedded store as webcoach wrote it before layout 3: every record in Chroma's metadata (layout 2)."""
-    client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-    try:
-        collection = client.get_or_create_collection(
-            "webcoach-default",
-            embedding_function=None,
-            metadata={"embedder": "hashing-v1", "embedder_dim": 384, "schema_version": SCHEMA_VERSION, "layout": 2},
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        collection.add(
-            ids=[e.id for e in episodes],
-            embeddings=HashingEmbedder().embed([e.embedding_text() for e in episodes]),  # type: ignore[arg-type]
-            metadatas=[encode(e) for e in episodes],  # type: ignore[misc]
-        )
-    finally:
-        client.close()  # type: ignore[attr-defined]
-
-
-def test_an_embedded_layout_2_store_moves_to_the_record_file_once_and_keeps_everything(tmp_path: Path) -> None:
+def test_an_embedded_layout_2_store_moves_to_the_record_file_once_and_keeps_everything(
+    tmp_path: Path, layout2_store: Callable[[Path, Sequence[Episode]], None]
+) -> None:
     path = tmp_path / "chroma"
     episodes = [
         make_episode(t, url=f"https://www.site{i % 2}.org/", helped=i, hurt=4 - i, days_ago=i) for i, t in enumerate(TASKS)
     ]
-    _layout2_store(path, episodes)
+    layout2_store(path, episodes)
     with EpisodeStore(path) as store:
         assert [store.get(e.id) for e in episodes] == episodes
         assert [e.id for e in store.list()] == [e.id for e in episodes]  # newest first
