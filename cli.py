@@ -376,7 +376,7 @@ def advise(
         )
         for h in hits:
             line = (
-                f"{h.score:5.3f} {h.similarity:5.3f} {h.recency:4.2f} {h.usefulness:4.2f} {'yes' if h.same_site else '':<4} "
+                f"{h.score:5.3f} {h.similarity:5.3f} {h.recency:4.2f} {h.usefulness:4.2f} {'yes' if h.same_site else ('vote' if h.likely_site else ''):<4} "
                 f"{h.episode.trust:<{trust_width}} {plain(h.episode.id):<{id_width}} {h.episode.outcome.value:<7} "
             )
             out.print(line + plain(clipped(h.episode.task, max(16, out.width - len(line)))), markup=False)
@@ -393,6 +393,7 @@ def hit_json(h: Hit) -> dict[str, Any]:
         "recency": h.recency,
         "usefulness": h.usefulness,
         "same_site": h.same_site,
+        "likely_site": h.likely_site,
         "trust": h.episode.trust,
         "episode": h.episode.model_dump(mode="json"),
     }

@@ -57,6 +57,7 @@ class Hit:
     recency: float  # 1.0 for a fresh episode, 0.5 after one half-life
     usefulness: float  # 0.5 = no evidence yet
     same_site: bool
+    likely_site: bool = False  # no URL: of the site the nearest episodes voted for (it got the likely_site bonus)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +79,7 @@ class Scored(Generic[T]):
     usefulness: float
     same_site: bool
     created_at: float
+    likely_site: bool = False
 
 
 def site_key(domain_or_url: str | None) -> str | None:
@@ -129,8 +131,8 @@ def order(
         use = (fields.helped + 1) / (fields.helped + fields.hurt + 2)
         here = site is not None and fields.site == site
         total = w.similarity * similarity + w.recency * rec + w.usefulness * (use - 0.5) * 2 + w.same_site * float(here)
-        if likely is not None and fields.site == likely:
-            total += w.likely_site
+        guessed = likely is not None and fields.site == likely
+        total += w.likely_site * float(guessed)
         scored.append(
             Scored(
                 item=item,
@@ -140,6 +142,7 @@ def order(
                 usefulness=use,
                 same_site=here,
                 created_at=fields.created_at,
+                likely_site=guessed,
             )
         )
     scored.sort(key=lambda s: (not s.same_site, -s.score, -s.similarity, -s.created_at))
@@ -175,6 +178,7 @@ def hits(scored: Sequence[Scored[Episode]]) -> list[Hit]:
             recency=s.recency,
             usefulness=s.usefulness,
             same_site=s.same_site,
+            likely_site=s.likely_site,
         )
         for s in scored
     ]

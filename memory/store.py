@@ -692,6 +692,7 @@ class EpisodeStore:
                     recency=s.recency,
                     usefulness=s.usefulness,
                     same_site=s.same_site,
+                    likely_site=s.likely_site,
                 )
             )
         return hits

@@ -248,6 +248,7 @@ def test_without_a_url_the_site_the_nearest_agree_on_comes_first() -> None:
     assert [h.episode for h in hits] == [shop[0], shop[1], shop[2], odd]
     assert hits[0].score == pytest.approx(0.78 + 0.15 + 0.15)
     assert not any(h.same_site for h in hits)  # a guess orders hits; it never claims to be the run's site
+    assert [h.likely_site for h in hits] == [True, True, True, False]  # and says it was one (advise --explain)
     assert rank(pairs, url=None, now=NOW, weights=RetrievalWeights(site_vote=0))[0].episode == odd
     # With a URL there is no vote: the URL's site decides (an unseen site's URL leaves plain similarity).
     assert rank(pairs, url="https://never.example.org/", now=NOW)[0].episode == odd
