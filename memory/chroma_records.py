@@ -72,8 +72,9 @@ class Records(Protocol):
         them to (records moved elsewhere are made durable there first)."""
         ...
 
-    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> None:
-        """Opening: make the records agree with Chroma's `count` vectors (all `ids`) after a crash."""
+    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> list[str]:
+        """Opening: make the records agree with Chroma's `count` vectors (all `ids`) after a crash. Returns the ids of
+        vectors that have no record (its file was removed or replaced): the store removes them."""
         ...
 
     def ordered(self) -> list[tuple[float, str]]:
@@ -159,8 +160,8 @@ class ChromaRecords:
             rewritten.append({**encode(episode), **OLD_KEYS})
         return moved, rewritten
 
-    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> None:
-        pass  # one Chroma write holds vector and record: nothing to reconcile
+    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> list[str]:
+        return []  # one Chroma write holds vector and record: nothing to reconcile
 
     def _scan(self, where: Meta | None = None) -> Iterator[tuple[list[str], list[Meta]]]:
         """Every record (matching `where`), in pages: one get() of 100k records exceeds SQLite's variable limit."""

@@ -8,8 +8,9 @@ Chroma reading its metadata for 32 candidates cost ~0.7x the query itself, and i
 
 Crashes: the store commits rows here before it adds their vectors to Chroma, and deletes vectors before rows, so a crash
 leaves at worst rows without vectors. Nothing shows those (search starts from vectors, and the store drops them when it
-next opens: `settle`), and a later add of the same id overwrites them. A rollback journal with synchronous=FULL, as
-Chroma's own file: a row is on disk when its commit returns, and no write-ahead log grows beside the file between
+next opens: `settle`), and a later add of the same id overwrites them. Vectors without rows (this file deleted, or
+restored from another day) are removed by the store with a warning: their text is gone, and they must not block a
+re-add. A rollback journal with synchronous=FULL, as Chroma's own file: a row is on disk when its commit returns, and no write-ahead log grows beside the file between
 checkpoints (WAL's fewer fsyncs would not show beside Chroma's 8 per add). One process holds an embedded store
 (lock.py); its threads share one connection under a lock.
 
@@ -169,16 +170,19 @@ class RecordsDB:
         self._put(rows)
         return [r[0] for r in rows], [{"site": r[1], **_STRIP} for r in rows]
 
-    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> None:
-        """Rows whose vectors never reached Chroma (a crash between the two writes of an add) are dropped."""
+    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> list[str]:
+        """Rows whose vectors never reached Chroma (a crash between the two writes of an add) are dropped. Returns the
+        vectors that have no row: this file was removed, replaced or restored from another day, and their text is gone."""
         if self.count() == count:
-            return
+            return []
         vectors = set(ids())
         with self._use("read episodes") as conn:
-            orphans = [i for (i,) in conn.execute(f"SELECT id FROM {self._table}") if i not in vectors]
+            rows = {str(i) for (i,) in conn.execute(f"SELECT id FROM {self._table}")}
+        orphans = sorted(rows - vectors)
         if orphans:
             self.drop(orphans)
             log.warning("webcoach: dropped %d stored record(s) whose episode was never fully added (%s)", len(orphans), self.path)
+        return sorted(vectors - rows)
 
     def count(self) -> int:
         with self._use("count episodes") as conn:

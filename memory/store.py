@@ -213,6 +213,7 @@ class EpisodeStore:
                 embedder if embedder is not None and not isinstance(embedder, str) else settings.embedder
             )
             self._collection, self.embedder = self._open_collection(requested)
+            self._lost_sites: Counter[str] = Counter()  # sites of vectors removed on open (_remove_lost)
             self._records = self._open_records()
             ttl_s = SERVER_TTL_S if server_url is not None else None  # other processes write to a server
             self._sites = self._open_sites(ttl_s=ttl_s)
@@ -365,11 +366,31 @@ class EpisodeStore:
                         "process has the store open) gives back the disk space the move left free",
                         self.namespace,
                     )
-            records.settle(count, self._all_ids)
+            lost = records.settle(count, self._all_ids)
+            if lost:
+                self._remove_lost(lost, records)
         except BaseException:
             records.close()
             raise
         return records
+
+    def _remove_lost(self, lost: Sequence[str], records: Records) -> None:
+        """Vectors whose records are gone (the record file was deleted or swapped) cannot be shown or told apart from
+        stored episodes: remove them, so that their logs can be ingested again, and say what happened."""
+        for start in range(0, len(lost), BATCH):
+            chunk = list(lost[start : start + BATCH])
+            with self._wrap("remove episodes without records"):
+                found = self._collection.get(ids=chunk, include=["metadatas"])
+                self._lost_sites.update(s for m in found["metadatas"] or [] if (s := rank_fields(dict(m)).site))
+                self._collection.delete(ids=chunk)
+        where = getattr(records, "path", self.location)
+        log.warning(
+            "webcoach: %d episode(s) of namespace %r had a vector but no record in %s (the file was removed, replaced "
+            "or restored from another time): they were removed; ingest their logs or import an export to have them back",
+            len(lost),
+            self.namespace,
+            where,
+        )
 
     def _all_ids(self) -> Iterator[str]:
         offset = 0
@@ -388,6 +409,8 @@ class EpisodeStore:
             sites = SiteCounts(existing or self._client.get_or_create_collection(name, embedding_function=None), ttl_s=ttl_s)
             if existing is None and self.count():  # a namespace from before site counts: count once
                 sites.rebuild(self._rec.tallies()[1].elements())
+            elif existing is not None and self._lost_sites:
+                sites.change({site: -n for site, n in self._lost_sites.items()})
         return sites
 
     def _load_site(self, site: str, limit: int) -> tuple[list[str], Any, list[dict[str, Any]]] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import sqlite3
@@ -791,6 +792,25 @@ def test_a_sites_own_below_the_similarity_floor_leave_room_for_other_sites(db: E
     floor = RetrievalWeights(min_similarity=0.5)
     hits = db.search("Buy the paperback edition of Dune", url=SHOP, k=5, now=NOW, weights=floor)
     assert [h.episode.id for h in hits] == [elsewhere.id]
+
+
+def test_a_lost_record_file_is_said_and_its_episodes_can_be_stored_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "chroma"
+    episodes = [make_episode(t) for t in TASKS]
+    with open_store(path) as store:
+        store.add_many(episodes)
+    (path / FILE_NAME).unlink()  # deleted, or left out of a backup that kept Chroma's files
+    caplog.set_level(logging.WARNING, logger="webcoach")
+    with open_store(path) as store:
+        # Their text is gone: rather than vectors that match searches and block a re-ingest as "duplicates", nothing.
+        assert store.count() == 0 and store.search(TASKS[0], url=SHOP) == []
+        assert store.add_batch(episodes) == {e.id for e in episodes}
+        assert store.search(TASKS[0], url=SHOP, k=1, now=NOW)[0].episode == episodes[0]
+        assert store.stats().by_domain == [("example.com", len(episodes))]
+    (warning,) = [r.getMessage() for r in caplog.records if "no record" in r.getMessage()]
+    assert f"{len(episodes)} episode(s)" in warning and "import an export" in warning
 
 
 def test_a_damaged_record_file_is_a_one_line_error(tmp_path: Path) -> None:
