@@ -6,13 +6,13 @@ alone, then reads its candidates' fields here by primary key (~0.1 ms for 32) an
 Chroma reading its metadata for 32 candidates cost ~0.7x the query itself, and its indexes over every string value
 (the body too) made up a third of the store on disk.
 
-Crashes: the store commits rows here before it adds their vectors to Chroma, and deletes vectors before rows, so a crash
-leaves at worst rows without vectors. Nothing shows those (search starts from vectors, and the store drops them when it
-next opens: `settle`), and a later add of the same id overwrites them. Vectors without rows (this file deleted, or
-restored from another day) are removed by the store with a warning: their text is gone, and they must not block a
-re-add. A rollback journal with synchronous=FULL, as Chroma's own file: a row is on disk when its commit returns, and no write-ahead log grows beside the file between
-checkpoints (WAL's fewer fsyncs would not show beside Chroma's 8 per add). One process holds an embedded store
-(lock.py); its threads share one connection under a lock.
+Crashes: the store commits rows here before it adds their vectors to Chroma, and deletes vectors before rows, so a
+crash leaves at worst rows without vectors. Nothing shows those (search starts from vectors, and the store drops them
+when it next opens: `settle`), and a later add of the same id overwrites them. Vectors without rows (this file
+deleted, or restored from another day) are removed by the store with a warning: their text is gone, and they must not
+block a re-add. A rollback journal with synchronous=FULL, as Chroma's own file: a row is on disk when its commit
+returns, and no write-ahead log grows beside the file between checkpoints (WAL's fewer fsyncs would not show beside
+Chroma's 8 per add). One process holds an embedded store (lock.py); its threads share one connection under a lock.
 
 Stdlib sqlite3 only: store.py, the one chromadb module, does every Chroma call (see chroma_records.Records)."""
 
