@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -64,7 +64,7 @@ from webcoach.memory.files import private_dir, private_tree
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer
 from webcoach.memory.model_fetch import download_default_model
-from webcoach.memory.ranking import Hit, RetrievalWeights, order, site_key
+from webcoach.memory.ranking import Hit, RetrievalWeights, Scored, hits, order, site_key
 from webcoach.memory.records import BODY_KEY, EMBEDDED_LAYOUT, SERVER_LAYOUT, decode, fields, has_body, rank_fields
 from webcoach.memory.records_db import RecordsDB
 from webcoach.memory.server_auth import ENV_CHROMA_TOKEN, ServerAuth, server_auth
@@ -697,28 +697,16 @@ class EpisodeStore:
                 candidates.append((i, rank_fields(meta), sim))
             except (TypeError, ValueError) as exc:  # one bad record must not silence the coach: skip it, say so
                 log.warning("webcoach: search skipped episode %s in namespace %r (%s)", i, self.namespace, exc)
-        hits: list[Hit] = []
         ranked = order(candidates, url=url, now=now, weights=w, k=k)
         # The site cache holds ranking fields only (embedded): the k returned are read whole, in one query.
         whole = self._rec.metas([s.item for s in ranked if not has_body(found[s.item][0])], None, body=True)
+        decoded: list[Scored[Episode]] = []
         for s in ranked:
             try:
-                episode = self._episode(s.item, whole.get(s.item, found[s.item][0]))
+                decoded.append(replace(s, item=self._episode(s.item, whole.get(s.item, found[s.item][0]))))
             except StoreError as exc:  # as above; `show`/`forget` by id still say what is wrong with it
                 log.warning("webcoach: search skipped a record: %s", exc)
-                continue
-            hits.append(
-                Hit(
-                    episode=episode,
-                    score=s.score,
-                    similarity=s.similarity,
-                    recency=s.recency,
-                    usefulness=s.usefulness,
-                    same_site=s.same_site,
-                    likely_site=s.likely_site,
-                )
-            )
-        return hits
+        return hits(decoded)
 
     def _nearest(self, query: np.ndarray, n: int, where: Where | None = None) -> dict[str, tuple[dict[str, Any], float]]:
         """id -> (metadata, similarity) of the n nearest records (matching `where`)."""
