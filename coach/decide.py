@@ -210,11 +210,13 @@ class RuleDecider:
             return None  # off the run's site no route of this site applies, and none of another site is offered
         # Only the best-ranked success with a route is compared against: an agent on its route is on a known-good path,
         # and a lower-ranked success (in the demo, "Sign in" for a book search) must not pull it elsewhere.
-        best = next((h for h in relevant if h.episode.outcome is Outcome.SUCCESS and _route(h.episode)), None)
-        route = _route(best.episode) if best is not None else None
-        if best is None or route is None or len(steps) < max(2, best.episode.step_count // 2):
+        found = next(((h, r) for h in relevant if h.episode.outcome is Outcome.SUCCESS and (r := _route(h.episode))), None)
+        if found is None:
             return None
+        best, route = found
         ep = best.episode
+        if len(steps) < max(2, ep.step_count // 2):
+            return None
         pages = [p.strip() for p in route.split("->")]
         if not here or short_url(here) in pages:
             return None
