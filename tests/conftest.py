@@ -235,18 +235,23 @@ class FakeOpenAI(_FakeModelServer):
         }
 
 
-@pytest.fixture
-def fake_openai() -> Iterator[Any]:
-    """make(answer) -> a running FakeOpenAI; all are stopped after the test."""
-    made: list[FakeOpenAI] = []
+def _started(kind: type[_FakeModelServer]) -> Iterator[Any]:
+    """make(answer) -> a running `kind` server; all are stopped after the test."""
+    made: list[_FakeModelServer] = []
 
-    def make(answer: Any) -> FakeOpenAI:
-        made.append(FakeOpenAI(answer))
+    def make(answer: Any) -> _FakeModelServer:
+        made.append(kind(answer))
         return made[-1]
 
     yield make
     for server in made:
         server.close()
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[Any]:
+    """make(answer) -> a running FakeOpenAI; all are stopped after the test."""
+    yield from _started(FakeOpenAI)
 
 
 class FakeAnthropic(_FakeModelServer):
@@ -279,15 +284,7 @@ class FakeAnthropic(_FakeModelServer):
 @pytest.fixture
 def fake_anthropic() -> Iterator[Any]:
     """make(answer) -> a running FakeAnthropic; all are stopped after the test."""
-    made: list[FakeAnthropic] = []
-
-    def make(answer: Any) -> FakeAnthropic:
-        made.append(FakeAnthropic(answer))
-        return made[-1]
-
-    yield make
-    for server in made:
-        server.close()
+    yield from _started(FakeAnthropic)
 
 
 @contextmanager
