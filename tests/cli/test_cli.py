@@ -119,8 +119,12 @@ def test_advise_explains_its_sources() -> None:
     assert code == 0 and data["advice"] is not None
     assert set(data["advice"]["episode_ids"]) <= {h["episode"]["id"] for h in data["hits"]}
     assert data["config"]["weights"]["half_life_days"] > 0
+    assert not any(h["likely_site"] for h in data["hits"])  # with a URL the URL's site decides: no vote
+    code, out, _ = invoke("advise", "Find the cheapest history book on Acme Books", "--json")
+    hits = json.loads(out)["hits"]  # no URL: the nearest (all of the shop) vote for its site
+    assert hits and all(h["likely_site"] and not h["same_site"] for h in hits)
     code, out, _ = invoke("advise", "Find the cheapest history book on Acme Books", "--explain")
-    assert code == 0 and "score =" in out and "similarity" in out
+    assert code == 0 and "score =" in out and "similarity" in out and " vote " in out
 
 
 def test_advise_on_empty_memory_is_silent() -> None:
