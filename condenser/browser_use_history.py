@@ -16,7 +16,7 @@ from webcoach.condenser.secrets import secret_field
 from webcoach.condenser.trajectory import Step, Trajectory
 from webcoach.errors import InputError
 
-SUPPORTED = "browser-use 0.1 to 0.13 (AgentHistoryList.save_to_file)"
+SUPPORTED = "browser-use 0.1.8 to 0.13 (AgentHistoryList.save_to_file)"
 
 # browser-use action names, current and older spellings, onto the canonical names in trajectory.ACTIONS.
 _ACTION_MAP = {
@@ -72,7 +72,7 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     to it. Raises InputError (one line) for anything that is not such a history."""
     name = source or "browser-use history"
     raw = _as_dict(data, name)
-    items = _items(raw, name)
+    items = [_early_shape(item) for item in _items(raw, name)]
     for position, item in enumerate(items, start=1):
         _check_item(item, position, name)
 
@@ -107,7 +107,8 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
             if result.get("is_done") is True:
                 final_answer = _clean(redactor, extracted, _MAX_RESULT)
                 success = result.get("success")
-                claimed_success = success if isinstance(success, bool) else None
+                # browser-use before 0.1.3x had no success flag: the agent's final words are its claim.
+                claimed_success = success if isinstance(success, bool) else _claim_in(final_answer)
             if isinstance(result.get("judgement"), Mapping):
                 judgement = result["judgement"]
             first = position == 0
@@ -144,6 +145,34 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
         duration_s=round(last_end - min(starts), 3) if starts and last_end is not None else None,
         source=source,
     )
+
+
+# A final message that says the task was not done (for histories written before done() had a `success` flag).
+_NOT_DONE = re.compile(
+    r"\b(?:unable to|could ?n[o']t|can ?n[o']t|cannot|not able to|wasn'?t able|was not able|failed to|impossible to"
+    r"|no (?:way|results?|information) (?:to|found|available)|did not (?:find|succeed|complete)|didn'?t (?:find|succeed|complete)"
+    r"|gave up|giving up|task (?:is )?(?:not|in)complete)\b",
+    re.I,
+)
+
+
+def _claim_in(text: str | None) -> bool | None:
+    if not text:
+        return None
+    return _NOT_DONE.search(text) is None
+
+
+def _early_shape(item: object) -> object:
+    """browser-use 0.1.8-0.1.2x wrote one action and one result per step as objects, not lists."""
+    if not isinstance(item, Mapping):
+        return item
+    out = dict(item)
+    if isinstance(out.get("result"), Mapping):
+        out["result"] = [out["result"]]
+    output = out.get("model_output")
+    if isinstance(output, Mapping) and isinstance(output.get("action"), Mapping):
+        out["model_output"] = {**output, "action": [output["action"]]}
+    return out
 
 
 def _as_dict(data: object, name: str) -> Mapping[str, Any]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
 from webcoach.condenser.llm_condenser import condense_llm
 from webcoach.condenser.redact import Redactor
-from webcoach.condenser.rules import clip, condense_rules
+from webcoach.condenser.rules import clip, condense_rules_all
 from webcoach.condenser.sources import load_trajectory, sensitive_values
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
 from webcoach.providers import resolve_model
 
 log = logging.getLogger("webcoach")
+_T = TypeVar("_T")
 
 
 def _task_for(traj: Trajectory, task: str | None, redactor: Redactor) -> str:
@@ -46,15 +47,55 @@ async def acondense(
     sensitive_data: Mapping[str, Any] | None = None,
 ) -> Episode:
     """Async form of `condense`, for use inside a running event loop (e.g. a browser-use hook)."""
+    episodes = await acondense_all(
+        source, task, llm=llm, outcome=outcome, outcome_by=outcome_by, secrets=secrets, sensitive_data=sensitive_data
+    )
+    return episodes[0]
+
+
+async def acondense_all(
+    source: object,
+    task: str | None = None,
+    *,
+    llm: object | None = None,
+    outcome: Outcome | str | None = None,
+    outcome_by: OutcomeBy | None = None,
+    secrets: Iterable[str] = (),
+    sensitive_data: Mapping[str, Any] | None = None,
+) -> list[Episode]:
+    """Every episode of a run: one per site it worked on, the main site's first (see condenser/attribution.py).
+    The LLM condenser, when asked for, rewrites the main site's episode; the other sites' stay rule-based."""
     secrets = tuple(secrets)  # read twice: by the parser and for the task
     traj = source if isinstance(source, Trajectory) else load_trajectory(source, secrets=secrets, sensitive_data=sensitive_data)
     redactor = Redactor(secrets)
     for value in sensitive_values(sensitive_data):
         redactor.add_secret(value)
-    draft = condense_rules(traj, _task_for(traj, task, redactor), outcome=outcome, outcome_by=outcome_by)
+    drafts = condense_rules_all(traj, _task_for(traj, task, redactor), outcome=outcome, outcome_by=outcome_by)
     if llm is None:
-        return draft
-    return await condense_llm(traj, draft, resolve_model(llm))
+        return drafts
+    return [await condense_llm(traj, drafts[0], resolve_model(llm)), *drafts[1:]]
+
+
+def condense_all(
+    source: object,
+    task: str | None = None,
+    *,
+    llm: object | None = None,
+    outcome: Outcome | str | None = None,
+    outcome_by: OutcomeBy | None = None,
+    secrets: Iterable[str] = (),
+    sensitive_data: Mapping[str, Any] | None = None,
+) -> list[Episode]:
+    """Like `condense`, but every site's episode of a run that worked on several sites (the main site's first)."""
+    coro = acondense_all(
+        source, task, llm=llm, outcome=outcome, outcome_by=outcome_by, secrets=secrets, sensitive_data=sensitive_data
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run(coro)
+    coro.close()
+    raise RuntimeError("condense_all() was called inside a running event loop: use `await acondense_all(...)` there")
 
 
 def condense(
@@ -87,7 +128,7 @@ def condense(
     return _run(coro)
 
 
-def _run(coro: Coroutine[Any, Any, Episode]) -> Episode:
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
     # Not asyncio.run: it turns Ctrl-C into a cancellation that the (synchronous) parsing never sees, so an ingest
     # could not be interrupted while it reads a file. A plain loop lets KeyboardInterrupt through at once.
     loop = asyncio.new_event_loop()

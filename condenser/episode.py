@@ -19,11 +19,17 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
-OutcomeBy = Literal["agent", "judge", "human", "none"]
+# Who said how the run went: a person, a judge, a test runner's assertions, the agent's own done(), or the log itself
+# (the run ended without the agent finishing); "none" when nothing in the log says.
+OutcomeBy = Literal["agent", "judge", "human", "test", "log", "none"]
 # How far advice drawn from an episode may be trusted, most trusted first (see Episode.trust).
 Trust = Literal["approved", "human", "judge", "agent", "imported", "banned"]
 TRUST_ORDER: tuple[Trust, ...] = ("approved", "human", "judge", "agent", "imported", "banned")
-FailureKind = Literal["error", "loop", "dead_end", "timeout", "http_error", "console_error", "step_limit", "gave_up"]
+FailureKind = Literal[
+    "error", "loop", "dead_end", "timeout", "http_error", "console_error", "step_limit", "gave_up", "bot_wall"
+]
+# What caused a problem kept only for the run's record (condenser/incidents.py): never a lesson, never advised.
+NoteCause = Literal["agent", "network", "blocked", "bot_wall", "http", "subresource", "third_party", "page", "unknown", "run"]
 
 
 class FailureMode(BaseModel):
@@ -33,6 +39,19 @@ class FailureMode(BaseModel):
     detail: str
     step: int | None = None  # index of the step where it showed, when there is one
     url: str | None = None
+    count: int = Field(default=1, ge=1)  # how often the same fact showed in the run
+
+
+class RunNote(BaseModel):
+    """Something the log shows that is not a fact about the episode's site (the agent's own errors, the client's
+    network, third-party frames, console noise): kept with the run, never turned into advice."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cause: NoteCause
+    detail: str
+    url: str | None = None
+    count: int = Field(default=1, ge=1)
 
 
 class Episode(BaseModel):
@@ -53,6 +72,9 @@ class Episode(BaseModel):
     failure_modes: list[FailureMode] = Field(default_factory=list)
     what_worked: list[str] = Field(default_factory=list)
     lessons: list[str] = Field(default_factory=list)
+    run_notes: list[RunNote] = Field(default_factory=list)  # the run's record: never advised
+    # Other sites the same run worked on, each stored as its own episode (ids), so one site's advice uses its own part.
+    related: list[str] = Field(default_factory=list)
     final_answer: str | None = None
     step_count: int = Field(default=0, ge=0)
     duration_s: float | None = Field(default=None, ge=0)

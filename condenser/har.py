@@ -1,7 +1,9 @@
 """Read a HAR (HTTP Archive 1.2, e.g. Playwright's `record_har_path`) into a redacted Trajectory.
 
-A HAR records requests, not actions: each page/document load becomes a `goto` step with its HTTP status, and every
-failing request (status >= 400, or no response at all) becomes an HttpFailure. Values sent under secret-looking names
+A HAR records requests, not actions: each main-frame page load becomes a `goto` step with its HTTP status, and every
+failing request (status >= 400, or no response at all) becomes an HttpFailure that says whether it was a page load.
+Documents loaded into frames (ads, widgets, sync pixels) are not page visits: a news page's forty ad iframes are not
+forty steps, and an ad frame's 404 is not a broken page of the site. Values sent under secret-looking names
 (query strings, form and JSON bodies) are registered with the Redactor before any URL is kept; bodies themselves,
 headers and cookies are never kept.
 """
@@ -15,8 +17,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from webcoach.condenser.incidents import is_ad_or_tracker, is_bot_wall_url
 from webcoach.condenser.redact import SENSITIVE_KEY, Redactor
 from webcoach.condenser.secrets import SECRET_PARAM, secret_field
+from webcoach.condenser.site import site_of
 from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.condenser.urls import split_url
 from webcoach.errors import InputError
@@ -43,13 +47,14 @@ def parse_har(data: Mapping[str, Any], redactor: Redactor, *, source: str | None
     for value in _secret_values(ordered):  # secrets first, before any string is kept
         redactor.add_secret(value)
 
+    main = _main_frame(ordered, log.get("pages"))
     steps: list[Step] = []
     current: str | None = None
-    for entry in ordered:
+    for position, entry in enumerate(ordered):
         response = _response(entry)
         status = _status(response)
         url = str(_request(entry)["url"])
-        if not _is_document(entry) or url.startswith(_NOT_PAGES):
+        if position not in main:
             continue
         if status is not None and 300 <= status < 400 and response.get("redirectURL"):
             continue  # a hop in a redirect chain: the step is the page it ends on
@@ -63,6 +68,7 @@ def parse_har(data: Mapping[str, Any], redactor: Redactor, *, source: str | None
                 target=redactor.url(url),
                 error=redactor.text(" ".join(failure.split())) if failure else None,
                 http_status=status if status and status > 0 else None,
+                bot_wall=_bot_wall(entry),
                 started_at=_started(entry),
                 duration_s=round(elapsed / 1000, 3) if elapsed is not None and elapsed >= 0 else None,
             )
@@ -75,23 +81,104 @@ def parse_har(data: Mapping[str, Any], redactor: Redactor, *, source: str | None
         source_kind="har",
         steps=tuple(steps),
         start_url=next((s.target for s in steps), None),
-        http_failures=_failures(ordered, redactor),
+        http_failures=_failures(ordered, main, redactor),
         started_at=min(started) if started else None,
         duration_s=round(max(ended) - min(started), 3) if started else None,
         source=source,
     )
 
 
-def _failures(entries: list[Mapping[str, Any]], redactor: Redactor) -> tuple[HttpFailure, ...]:
-    seen: dict[tuple[str, int, str], None] = {}
-    for entry in entries:
+def _failures(entries: list[Mapping[str, Any]], main: set[int], redactor: Redactor) -> tuple[HttpFailure, ...]:
+    seen: dict[tuple[str, int, str], HttpFailure] = {}
+    page: str | None = None
+    for position, entry in enumerate(entries):
         status = _status(_response(entry))
+        if position in main:
+            page = str(_request(entry)["url"])
         failed = bool(_failure_text(entry)) or status is None or status <= 0
         if failed or (status is not None and status >= 400):
             url = redactor.url(str(_request(entry)["url"])) or ""
             method = _request(entry).get("method")
-            seen[(url, 0 if failed else int(status or 0), method if isinstance(method, str) else "GET")] = None
-    return tuple(HttpFailure(url=u, status=s, method=m) for u, s, m in seen)
+            key = (url, 0 if failed else int(status or 0), method if isinstance(method, str) else "GET")
+            text = _failure_text(entry)
+            seen.setdefault(
+                key,
+                HttpFailure(
+                    url=key[0],
+                    status=key[1],
+                    method=key[2],
+                    document=position in main,
+                    failure=redactor.text(" ".join(text.split())) if text else None,
+                    page_url=redactor.url(page),
+                    bot_wall=_bot_wall(entry),
+                ),
+            )
+    return tuple(seen.values())
+
+
+def _main_frame(entries: list[Mapping[str, Any]], pages: object) -> set[int]:
+    """Positions of the entries that are main-frame page loads.
+
+    What a HAR says about frames differs by writer: Chromium's `Sec-Fetch-Dest` header and `_initiator`, a page list
+    whose titles are the page URLs (Chrome, Safari, Firefox), or nothing (Browsertime, mitmproxy). In order: a request
+    that says it is for a frame, or that the HTML parser started (an <iframe>), or that goes to an ad or tracker, is not
+    a page; the first document of each page (`pageref`) is; a later one in the same page is only where it is that
+    page's URL or, when the HAR does not list page URLs, where it stays on the page's site (a third-party document
+    inside a page is a frame)."""
+    listed = pages if isinstance(pages, list) else []
+    page_urls = {
+        str(p.get(k))
+        for p in listed
+        if isinstance(p, Mapping)
+        for k in ("title", "id")
+        if isinstance(p.get(k), str) and str(p.get(k)).startswith(("http://", "https://"))
+    }
+    main: set[int] = set()
+    first_of_page: dict[object, str] = {}
+    for position, entry in enumerate(entries):
+        url = str(_request(entry)["url"])
+        if not _is_document(entry) or url.startswith(_NOT_PAGES) or _framed(entry) or is_ad_or_tracker(url):
+            continue
+        ref = entry.get("pageref")
+        if not isinstance(ref, str | int) or ref not in first_of_page:
+            if isinstance(ref, str | int):
+                first_of_page[ref] = url
+            main.add(position)
+        elif url in page_urls or (not page_urls and site_of(url) == site_of(first_of_page[ref])):
+            main.add(position)
+    return main
+
+
+def _framed(entry: Mapping[str, Any]) -> bool:
+    dest = _header(_request(entry), "sec-fetch-dest")
+    if dest is not None:
+        return dest != "document"
+    initiator = entry.get("_initiator")
+    return isinstance(initiator, Mapping) and initiator.get("type") == "parser"
+
+
+def _bot_wall(entry: Mapping[str, Any]) -> bool:
+    """A bot check answered instead of the page: Cloudflare's challenge (403/503 with `cf-mitigated: challenge`, or
+    its "Just a moment" page), or a CAPTCHA interstitial's URL."""
+    response = _response(entry)
+    if is_bot_wall_url(str(_request(entry)["url"])):
+        return True
+    status = _status(response)
+    if status not in (403, 429, 503):
+        return False
+    if (_header(response, "cf-mitigated") or "").lower() == "challenge":
+        return True
+    content = response.get("content")
+    text = content.get("text") if isinstance(content, Mapping) else None
+    return isinstance(text, str) and "<title>Just a moment" in text[:4000]
+
+
+def _header(holder: Mapping[str, Any], name: str) -> str | None:
+    for header in holder.get("headers") or []:
+        if isinstance(header, Mapping) and str(header.get("name", "")).lower() == name:
+            value = header.get("value")
+            return str(value) if value is not None else None
+    return None
 
 
 def _secret_values(entries: list[Mapping[str, Any]]) -> Iterator[str]:
@@ -135,9 +222,9 @@ def _is_document(entry: Mapping[str, Any]) -> bool:
     kind = entry.get("_resourceType")  # Chromium and Playwright HARs say it outright
     if isinstance(kind, str):
         return kind == "document"
-    for header in _request(entry).get("headers") or []:
-        if isinstance(header, Mapping) and str(header.get("name", "")).lower() == "sec-fetch-dest":
-            return header.get("value") == "document"
+    dest = _header(_request(entry), "sec-fetch-dest")
+    if dest is not None:
+        return dest in ("document", "iframe", "frame")
     content = _response(entry).get("content")
     mime = content.get("mimeType") if isinstance(content, Mapping) else None
     return _request(entry).get("method", "GET") == "GET" and isinstance(mime, str) and mime.startswith("text/html")

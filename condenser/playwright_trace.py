@@ -94,6 +94,7 @@ class _Raw:
     console: list[tuple[float, str]] = field(default_factory=list)
     resources: list[dict[str, Any]] = field(default_factory=list)
     secret_values: set[str] = field(default_factory=set)
+    test_errors: list[str] = field(default_factory=list)  # a test runner's own "error" events (a failed test)
 
 
 def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
@@ -148,6 +149,8 @@ def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
             raw.console.append((num(event, "time") or 0.0, message))
     elif kind == "resource-snapshot" and isinstance(event.get("snapshot"), dict):
         raw.resources.append(event["snapshot"])
+    elif kind == "error" and isinstance(event.get("message"), str):
+        raw.test_errors.append(event["message"])
 
 
 def _ingest_call(raw: _Raw, event: dict[str, Any]) -> None:
@@ -314,7 +317,11 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
     steps: list[Step] = []
     evaluations: list[Step] = []
     current: str | None = None
+    # A test runner's trace (test.trace) repeats the library calls as its own steps: the library's are the steps.
+    library = any(c.cls != "Test" for c in raw.calls.values())
     for call in raw.calls.values():
+        if library and call.cls == "Test":
+            continue
         began = call.urls.get("before") or call.urls.get("action") or current
         action = _classify(call)
         navigated = [m.group(1) for line in call.logs if (m := _NAVIGATED.search(line))]
@@ -352,7 +359,10 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
     ends = [c.end for c in raw.calls.values() if c.end is not None]
     started_at = min(starts) + offset if starts and offset is not None else raw.wall
     start_url = next((u for s in steps for u in (s.url, s.target if s.action == "goto" else None) if _is_page(u)), None)
+    passed, why = _test_result(raw)
     return Trajectory(
+        test_passed=passed,
+        test_reason=redactor.text(why),
         source_kind="playwright-trace",
         steps=tuple(steps),
         start_url=start_url,
@@ -362,6 +372,19 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
         duration_s=round((max(ends) - min(starts)) / 1000, 3) if starts and ends else None,
         source=str(path),
     )
+
+
+def _test_result(raw: _Raw) -> tuple[bool | None, str | None]:
+    """A Playwright test's result, where the trace holds the test runner's steps: failed when a step (an assertion, a
+    hook) or the test raised, passed when it ran through its assertions or its After Hooks without an error."""
+    steps = [c for c in raw.calls.values() if c.cls == "Test"]
+    if not steps and not raw.test_errors:
+        return None, None
+    errors = [c.error for c in steps if c.error] + raw.test_errors
+    if errors:
+        return False, "the test failed: " + " ".join(errors[0].split())[:200]
+    finished = [c for c in steps if c.end is not None and (c.label == "After Hooks" or c.label.lower().startswith("expect"))]
+    return (True, "the test passed") if finished else (None, None)
 
 
 def _clock_offset(raw: _Raw) -> float | None:

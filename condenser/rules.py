@@ -1,19 +1,57 @@
-"""The rule-based condenser: no LLM, deterministic, the default. Finds what went wrong (errors, loops, dead ends,
-timeouts, HTTP and console errors), what worked (the path to the answer) and turns both into reusable lessons."""
+"""The rule-based condenser: no LLM, deterministic, the default.
+
+A run becomes one episode per site it worked on (condenser/attribution.py), each holding only what happened on that
+site's own pages. Every problem the log shows is classified (condenser/incidents.py): only what the site itself caused
+(a main-frame page that answered an HTTP error, an element the page never offered, a dead end, a loop, the page where
+the agent gave up) becomes a failure mode and a lesson; a bot wall becomes its own honest note; everything else (the
+agent framework's errors, the client's network, third-party frames, console noise) is kept in the run's record
+(`run_notes`) and never advised. Lessons name the path they are about, one per distinct fact, repeats counted.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from webcoach.condenser.episode import Episode, FailureKind, FailureMode, Outcome, OutcomeBy, content_hash, domain_of
-from webcoach.condenser.site import same_site, site_of
-from webcoach.condenser.trajectory import Step, Trajectory
+from webcoach.condenser.attribution import SitePart, page_of, pages, work_sites
+from webcoach.condenser.episode import (
+    Episode,
+    FailureKind,
+    FailureMode,
+    NoteCause,
+    Outcome,
+    OutcomeBy,
+    RunNote,
+    content_hash,
+    domain_of,
+)
+from webcoach.condenser.incidents import SITE_CAUSES, classify_error, is_hop, third_party
+from webcoach.condenser.site import site_of
+from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.condenser.urls import short_url
+
+__all__ = ["clip", "condense_rules", "condense_rules_all", "describe", "pages", "resolve_outcome", "short_url"]
 
 MAX_KEY_STEPS = 12
 MAX_FAILURES = 8
+MAX_NOTES = 12
 LOOP_REPEATS = 3  # the same action on the same target this many times in a row is a loop
+_STEP_LIMIT = re.compile(r"max(?:imum)?[ _]steps|step limit|ran out of steps|out of steps|last step", re.I)
+# Why an element the agent wanted was not usable, as a fact the coach can state (not the page's own words).
+_REASONS = (
+    (re.compile(r"intercepts pointer events", re.I), "another element covered it"),
+    (re.compile(r"strict mode violation|resolved to \d+ elements", re.I), "the selector matched several elements"),
+    (re.compile(r"not (?:found or )?visible|element is not visible", re.I), "it was not visible"),
+    (re.compile(r"not enabled|not editable", re.I), "it was disabled"),
+    (re.compile(r"Navigation timeout|page\.goto: Timeout|goto.*Timeout", re.I), "the page did not finish loading in time"),
+    (re.compile(r"waiting for|Timeout \d+ms exceeded", re.I), "it did not appear in time"),
+    (re.compile(r"ERR_CERT_\w+|ERR_SSL_\w+", re.I), "the site's certificate was refused"),
+    (re.compile(r"ERR_TOO_MANY_REDIRECTS", re.I), "the page redirected in a loop"),
+    (re.compile(r"ERR_EMPTY_RESPONSE|ERR_INVALID_RESPONSE|ERR_CONTENT_\w+", re.I), "the server sent no usable response"),
+)
 
 
 def clip(text: str | None, limit: int = 120) -> str:
@@ -35,139 +73,183 @@ def describe(step: Step) -> str:
 def resolve_outcome(
     traj: Trajectory, outcome: Outcome | str | None, outcome_by: OutcomeBy | None
 ) -> tuple[Outcome, OutcomeBy, str | None]:
-    """Who says how it went, in order of trust: an explicit verdict (a human), a judge, then the agent's own claim."""
+    """Who says how it went: an explicit verdict (a person), a judge's verdict in the log, a test runner's result, the
+    agent's own done(), then the log itself (a browser-use run that ended without done did not finish its task)."""
     if outcome is not None:
         return Outcome(outcome), outcome_by or "human", None
     if traj.judge_success is not None:
         return (Outcome.SUCCESS if traj.judge_success else Outcome.FAILURE), "judge", traj.judge_reason
+    if traj.test_passed is not None:
+        return (Outcome.SUCCESS if traj.test_passed else Outcome.FAILURE), "test", traj.test_reason
     if traj.claimed_success is not None:
         return (Outcome.SUCCESS if traj.claimed_success else Outcome.FAILURE), "agent", "the agent's own claim"
+    if traj.source_kind == "browser-use-history" and traj.steps and not any(s.action == "done" for s in traj.steps):
+        return Outcome.FAILURE, "log", "the run ended before the agent finished (no done step)"
     return Outcome.UNKNOWN, "none", None
 
 
-def pages(traj: Trajectory) -> list[str]:
-    """Distinct http(s) pages in visiting order (consecutive repeats collapsed)."""
-    seen: list[str] = []
-    for step in traj.steps:
-        url = step.url
-        if step.action == "goto" and step.target and step.target.startswith("http"):
-            url = step.target
-        if url and url.startswith("http") and (not seen or seen[-1] != url):
-            seen.append(url)
-    return seen
+class _Findings:
+    """Failure modes (site facts) and run notes (the record), each distinct fact once with a count."""
+
+    def __init__(self) -> None:
+        self.failures: dict[tuple[str, str], FailureMode] = {}
+        self.notes: dict[tuple[str, str], RunNote] = {}
+
+    def fail(self, kind: FailureKind, detail: str, *, url: str | None = None, step: int | None = None) -> None:
+        key = (kind, detail)
+        if key in self.failures:
+            old = self.failures[key]
+            self.failures[key] = old.model_copy(update={"count": old.count + 1})
+        elif len(self.failures) < MAX_FAILURES:
+            self.failures[key] = FailureMode(kind=kind, detail=detail, url=url, step=step)
+
+    def note(self, cause: NoteCause, detail: str, url: str | None = None) -> None:
+        key = (cause, detail)
+        if key in self.notes:
+            old = self.notes[key]
+            self.notes[key] = old.model_copy(update={"count": old.count + 1})
+        elif len(self.notes) < MAX_NOTES:
+            self.notes[key] = RunNote(cause=cause, detail=detail, url=url)
 
 
-def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
-    found: list[FailureMode] = []
-    seen_details: set[str] = set()
+def _reason(error: str) -> str:
+    return next((fact for pattern, fact in _REASONS if pattern.search(error)), "it failed")
 
-    def add(mode: FailureMode) -> None:
-        if mode.detail not in seen_details and len(found) < MAX_FAILURES:
-            seen_details.add(mode.detail)
-            found.append(mode)
 
-    for step in traj.steps:
-        if step.error:
-            lowered = step.error.lower()
-            kind: FailureKind = "timeout" if "timeout" in lowered or "timed out" in lowered else "error"
-            add(FailureMode(kind=kind, detail=f"{describe(step)} failed: {clip(step.error, 140)}", step=step.index, url=step.url))
-        if step.http_status is not None and step.http_status >= 400 and step.action == "goto":
-            page = step.target if step.target and step.target.startswith("http") else step.url
-            add(
-                FailureMode(
-                    kind="http_error", detail=f"{short_url(page)} returned HTTP {step.http_status}", step=step.index, url=page
-                )
-            )
-    # Only a page the run itself was on (a main-frame navigation) on the run's own site can be "broken": a page may load
-    # any URL as an image or fetch it, and must not get another site's (or its own sub-resources') pages marked broken.
-    site = site_of(traj.start_url or next(iter(pages(traj)), None))
-    visited = set(pages(traj))
+def _step_problems(part: SitePart, found: _Findings) -> None:
+    for step in part.steps:
+        page = page_of(step)
+        if step.bot_wall:
+            found.fail("bot_wall", f"{short_url(page)} showed a bot check", url=page, step=step.index)
+        elif step.error:
+            cause = classify_error(step.error)
+            if cause in SITE_CAUSES:
+                kind: FailureKind = "timeout" if "timeout" in step.error.lower() or "timed out" in step.error.lower() else "error"
+                found.fail(kind, f"{describe(step)} failed: {clip(step.error, 140)}", url=page, step=step.index)
+            elif cause == "bot_wall":
+                found.fail("bot_wall", f"{short_url(page)} showed a bot check", url=page, step=step.index)
+            else:
+                found.note(cause, f"{describe(step)} failed: {clip(step.error, 140)}", page)
+        if step.http_status is not None and step.http_status >= 400 and step.action == "goto" and not step.bot_wall:
+            found.fail("http_error", f"{short_url(page)} returned HTTP {step.http_status}", url=page, step=step.index)
+
+
+def _request_problems(traj: Trajectory, part: SitePart, visited: set[str], found: _Findings) -> None:
     for failure in traj.http_failures:
-        if failure.url not in visited or not same_site(failure.url, site):
+        site = site_of(failure.url)
+        document = failure.document if failure.document is not None else failure.url in visited
+        on_this_site = site == part.site
+        if failure.bot_wall:
+            if on_this_site and document:
+                found.fail("bot_wall", f"{short_url(failure.url)} showed a bot check", url=failure.url)
             continue
-        add(
-            FailureMode(
-                kind="http_error",
-                detail=f"{failure.method} {short_url(failure.url)} returned HTTP {failure.status}",
-                url=failure.url,
-            )
-        )
-    for message in traj.console_errors[:3]:
-        add(FailureMode(kind="console_error", detail=f"page script error: {clip(message, 140)}"))
+        if not on_this_site:
+            cause = classify_error(failure.failure)
+            if cause in ("network", "blocked", "agent"):
+                found.note(cause, _request_text(failure), failure.url)
+            elif not document and third_party(failure.url, failure.page_url or part.start_url):
+                found.note("third_party", _request_text(failure), failure.url)
+            continue
+        if failure.status <= 0:
+            cause = classify_error(failure.failure)
+            found.note(cause if cause != "unknown" else ("network" if document else "subresource"), _request_text(failure), failure.url)
+        elif document:
+            found.fail("http_error", f"{failure.method} {short_url(failure.url)} returned HTTP {failure.status}", url=failure.url)
+        else:
+            found.note("subresource", _request_text(failure), failure.url)
 
-    # Loops: the same action on the same target, again and again.
+
+def _request_text(failure: HttpFailure) -> str:
+    what = failure.failure or f"HTTP {failure.status}"
+    return f"{failure.method} {short_url(failure.url)}: {clip(what, 80)}"
+
+
+def _message_notes(traj: Trajectory, part: SitePart, found: _Findings) -> None:
+    for message in traj.page_messages:
+        if message.page_url and site_of(message.page_url) != part.site:
+            continue
+        cause: NoteCause = "third_party" if third_party(message.source_url, message.page_url) else "page"
+        found.note(cause, f"console: {clip(message.text, 120)}", message.source_url)
+    for text in traj.console_errors:
+        found.note("unknown", f"console: {clip(text, 120)}")
+
+
+def _behaviour(part: SitePart, answer_page: str | None, found: _Findings) -> None:
+    steps = part.steps
     run_len = 1
-    for prev, step in zip(traj.steps, traj.steps[1:], strict=False):
+    for prev, step in zip(steps, steps[1:], strict=False):
         same = (prev.action, prev.target, prev.url) == (step.action, step.target, step.url) and step.action not in (
             "scroll",
             "wait",
         )
         run_len = run_len + 1 if same else 1
         if run_len == LOOP_REPEATS:
-            add(
-                FailureMode(
-                    kind="loop",
-                    detail=f"repeated {describe(step)} {LOOP_REPEATS}+ times on {short_url(step.url)}",
-                    step=step.index,
-                    url=step.url,
-                )
+            found.fail(
+                "loop", f"repeated {describe(step)} {LOOP_REPEATS}+ times on {short_url(step.url)}", step=step.index, url=step.url
             )
-    # Loops across pages: the same page visited many times.
-    visits = Counter(s.url for s in traj.steps if s.url and s.url.startswith("http") and s.action == "goto")
+    visits = Counter(s.target for s in steps if s.action == "goto" and s.target and s.target.startswith("http"))
     for url, n in visits.items():
         if n >= LOOP_REPEATS:
-            add(FailureMode(kind="loop", detail=f"navigated to {short_url(url)} {n} times", url=url))
-    # Dead ends: pages the agent had to back out of.
-    for step in traj.steps:
-        if step.action == "back" and step.url:
-            add(
-                FailureMode(
-                    kind="dead_end", detail=f"{short_url(step.url)} was a dead end (went back)", step=step.index, url=step.url
-                )
-            )
+            found.fail("loop", f"navigated to {short_url(url)} {n} times", url=url)
+    for step in steps:
+        # A page the agent went back from, and not the one the answer came from.
+        if step.action == "back" and step.url and step.url != answer_page:
+            found.fail("dead_end", f"{short_url(step.url)} was a dead end (went back)", step=step.index, url=step.url)
 
-    # Whatever happened on another site (a redirect, a link out) says nothing about this one: not kept.
-    found = [f for f in found if f.url is None or same_site(f.url, site)]
+
+def _ending(traj: Trajectory, part: SitePart, main: bool, outcome: Outcome, found: _Findings) -> None:
     done = [s for s in traj.steps if s.action == "done"]
-    if outcome is not Outcome.SUCCESS:
-        if not done and (traj.source_kind == "browser-use-history" or outcome is Outcome.FAILURE):
-            add(FailureMode(kind="step_limit", detail=f"run ended after {len(traj.steps)} steps without finishing"))
-        elif traj.claimed_success is False:
-            add(
-                FailureMode(
-                    kind="gave_up", detail=f"agent gave up: {clip(done[-1].result, 140) or 'no answer'}", step=done[-1].index
-                )
-            )
-    return found
+    if outcome is Outcome.SUCCESS:
+        return
+    if not done:
+        if main and traj.source_kind == "browser-use-history":
+            found.note("run", f"the run ended after {len(traj.steps)} steps before the agent finished")
+        return
+    last = done[-1]
+    said = clip(last.result, 160)
+    if traj.claimed_success is False and _STEP_LIMIT.search(said or ""):
+        if main:
+            found.note("run", f"the agent stopped at its step limit: {said}")
+        return
+    page = last.url or (part.steps[-1].url if part.steps else None)
+    if traj.claimed_success is False and (site_of(page) == part.site or (main and page is None)):
+        tried = [describe(s) for s in part.steps if s.action in ("click", "fill", "select", "press", "upload")][-2:]
+        after = f" after {'; '.join(tried)}" if tried else ""
+        found.fail("gave_up", f"agent gave up on {short_url(page)}{after}: {said or 'no answer'}", step=last.index, url=page)
 
 
-def lessons_for(task: str, traj: Trajectory, outcome: Outcome, failures: list[FailureMode], path: list[str]) -> list[str]:
+def _lessons(traj: Trajectory, outcome: Outcome, failures: list[FailureMode], route: list[str]) -> list[str]:
     lessons: list[str] = []
     broken = {f.url for f in failures if f.kind == "http_error"}
     for f in failures:
+        times = f" (seen {f.count} times)" if f.count > 1 else ""
         if f.kind in ("error", "timeout") and f.url:
-            lessons.append(
-                f"On {short_url(f.url)}: {f.detail.rstrip('.')}. Do not retry the same action; look for another element or route."
-            )
+            what = f.detail.split(" failed: ", 1)[0]
+            reason = _reason(f.detail.split(" failed: ", 1)[-1])
+            lessons.append(f"On {short_url(f.url)}, {what} failed: {reason}{times}. Try another element or route there.")
         elif f.kind == "http_error" and f.url:
-            lessons.append(f"Avoid {short_url(f.url)}: it is a broken page ({f.detail.rsplit(' returned ', 1)[-1]}).")
-        elif f.kind == "loop":
-            lessons.append(f"Stop after two identical attempts: {f.detail} without progress.")
-        elif f.kind == "dead_end" and f.url not in broken:  # "avoid: broken page" already says it
-            lessons.append(f"{f.detail.split(' was')[0]} did not lead to the answer.")
-        elif f.kind == "step_limit":
-            lessons.append(f"The run used {len(traj.steps)} steps and did not finish: take a more direct route.")
-    if outcome is Outcome.SUCCESS and path:
-        route = " -> ".join(short_url(p) for p in path[-6:])
+            lessons.append(f"Avoid {short_url(f.url)}: it is a broken page ({f.detail.rsplit(' returned ', 1)[-1]}){times}.")
+        elif f.kind == "bot_wall" and f.url:
+            lessons.append(
+                f"{short_url(f.url)} shows a bot check (CAPTCHA or challenge){times}: a person may need to pass it; "
+                "the page itself is not broken."
+            )
+        elif f.kind == "loop" and f.url:
+            lessons.append(f"On {short_url(f.url)}: {f.detail} without progress; after two tries change approach.")
+        elif f.kind == "dead_end" and f.url and f.url not in broken:
+            lessons.append(f"{short_url(f.url)} did not lead to the answer (the agent went back from it).")
+        elif f.kind == "gave_up" and f.url:
+            rest = f.detail.removeprefix(f"agent gave up on {short_url(f.url)}")
+            lessons.append(f"On {short_url(f.url)}, the agent gave up{rest.rstrip('.')}.")
+    if outcome is Outcome.SUCCESS and route:
         answer = f" (answer: {clip(traj.final_answer, 60)})" if traj.final_answer else ""
-        lessons.append(f"This route worked in {len(traj.steps)} steps: {route}{answer}.")
-    # Keep order, drop duplicates.
+        lessons.append(f"This route worked in {len(traj.steps)} steps: {' -> '.join(short_url(p) for p in route[-6:])}{answer}.")
     return list(dict.fromkeys(lessons))[:8]
 
 
-def key_steps(traj: Trajectory) -> list[str]:
+def key_steps(steps: Iterable[Step]) -> list[str]:
     lines: list[str] = []
-    for step in traj.steps:
+    for step in steps:
         line = describe(step) + (" [failed]" if step.error else "")
         if lines and lines[-1] == line:
             continue
@@ -178,53 +260,118 @@ def key_steps(traj: Trajectory) -> list[str]:
     return lines
 
 
-def condense_rules(
+def _route(part_pages: list[str], dead: set[str]) -> list[str]:
+    route: list[str] = []
+    for page in part_pages:
+        if page in dead:
+            continue
+        if page in route:  # back to a page already on the route: the detour in between was not part of it
+            route = route[: route.index(page) + 1]
+        else:
+            route.append(page)
+    return route
+
+
+def condense_rules_all(
     traj: Trajectory,
     task: str,
     *,
     outcome: Outcome | str | None = None,
     outcome_by: OutcomeBy | None = None,
     created_at: datetime | None = None,
-) -> Episode:
+) -> list[Episode]:
+    """One episode per site the run worked on, the main site first (its id is the one the log always had)."""
     result, by, reason = resolve_outcome(traj, outcome, outcome_by)
-    visited = pages(traj)
-    start = traj.start_url or (visited[0] if visited else None)
-    failures = find_failures(traj, result)
-    dead = {f.url for f in failures if f.kind in ("dead_end", "http_error") and f.url}
-    # A route is a route on this site: pages of other sites (redirects, links out) never become part of one.
-    path = [p for p in visited if p not in dead and same_site(p, start)]
+    parts = work_sites(traj, task)
+    digest = content_hash(task, traj.fingerprint())  # once: it serialises and hashes every step
+    visited = set(pages(traj))
+    answer_page = next((s.url for s in reversed(traj.steps) if s.action in ("done", "extract") and s.url), None)
+    ids = [digest[:16]] + [_part_digest(digest, p.site)[:16] for p in parts[1:]]
+    if not parts:  # nothing but hops and non-pages: an episode with no site
+        found = _Findings()
+        for step in traj.steps:
+            if step.error:
+                found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page_of(step))
+        _ending(traj, SitePart(site="", steps=traj.steps, start_url=""), True, result, found)
+        return [_episode(traj, task, result, by, reason, None, list(traj.steps), found, [], digest, created_at, [])]
+    episodes = []
+    for number, part in enumerate(parts):
+        main = number == 0
+        found = _Findings()
+        _step_problems(part, found)
+        _request_problems(traj, part, visited, found)
+        _behaviour(part, answer_page, found)
+        _ending(traj, part, main, result, found)
+        if main:
+            _message_notes(traj, part, found)
+            for step in traj.steps:  # what happened on hop pages belongs to no site: the record only
+                page = page_of(step)
+                if step.error and page and is_hop(page, task):
+                    found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page)
+        dead = {f.url for f in found.failures.values() if f.kind in ("dead_end", "http_error", "bot_wall") and f.url}
+        route = _route([p for p in pages(traj) if site_of(p) == part.site and not is_hop(p, task)], dead)
+        steps = list(part.steps)
+        others = [i for i in ids if i != ids[number]]
+        episodes.append(
+            _episode(
+                traj, task, result, by, reason, part.start_url, steps, found, route,
+                digest if main else _part_digest(digest, part.site), created_at, others,
+            )
+        )
+    return episodes
 
+
+def _part_digest(digest: str, site: str) -> str:
+    return hashlib.sha256(f"{digest}\n{site}".encode()).hexdigest()
+
+
+def _episode(
+    traj: Trajectory,
+    task: str,
+    result: Outcome,
+    by: OutcomeBy,
+    reason: str | None,
+    start: str | None,
+    steps: list[Step],
+    found: _Findings,
+    route: list[str],
+    digest: str,
+    created_at: datetime | None,
+    related: list[str],
+) -> Episode:
+    failures = list(found.failures.values())
     worked: list[str] = []
     if result is Outcome.SUCCESS:
-        worked.append("path: " + " -> ".join(short_url(p) for p in path[-8:]) if path else "finished without navigating")
+        worked.append("path: " + " -> ".join(short_url(p) for p in route[-8:]) if route else "finished without navigating")
         if traj.final_answer:
             worked.append(f"answer given: {clip(traj.final_answer, 100)}")
-
     status = {"success": "Succeeded", "failure": "Failed", "unknown": "Ended (outcome unknown)"}[result.value]
-    by_text = {"agent": " (agent's claim)", "judge": " (judge)", "human": " (human)", "none": ""}[by]
+    by_text = {"agent": " (agent's claim)", "judge": " (judge)", "human": " (human)", "test": " (test result)", "log": "", "none": ""}[by]
     duration = f" in {traj.duration_s:.0f}s" if traj.duration_s else ""
-    summary = [f"{status}{by_text} after {len(traj.steps)} steps{duration} on {domain_of(start) or 'an unknown site'}."]
-    if visited:
-        summary.append("Visited " + " -> ".join(short_url(p) for p in visited[:6]) + (" …" if len(visited) > 6 else "") + ".")
+    site = domain_of(start)
+    summary = [f"{status}{by_text} after {len(traj.steps)} steps{duration} on {site or 'no identifiable site'}."]
+    if route:
+        summary.append("Visited " + " -> ".join(short_url(p) for p in route[:6]) + (" …" if len(route) > 6 else "") + ".")
     if failures:
         summary.append("Problems: " + "; ".join(clip(f.detail, 80) for f in failures[:3]) + ".")
     if traj.final_answer:
         summary.append(f"Final answer: {clip(traj.final_answer, 120)}")
-
-    digest = content_hash(task, traj.fingerprint())  # once: it serialises and hashes every step
+    done = [s for s in traj.steps if s.action == "done" and s not in steps]
     return Episode(
         id=digest[:16],
         task=task,
         start_url=start,
-        domain=domain_of(start),
+        domain=site,
         outcome=result,
         outcome_by=by,
         outcome_reason=reason,
         summary=" ".join(summary),
-        key_steps=key_steps(traj),
+        key_steps=key_steps([*steps, *done]),
         failure_modes=failures,
         what_worked=worked,
-        lessons=lessons_for(task, traj, result, failures, path),
+        lessons=_lessons(traj, result, failures, route),
+        run_notes=list(found.notes.values()),
+        related=related,
         final_answer=traj.final_answer,
         step_count=len(traj.steps),
         duration_s=traj.duration_s,
@@ -233,3 +380,15 @@ def condense_rules(
         content_hash=digest,
         condenser="rules",
     )
+
+
+def condense_rules(
+    traj: Trajectory,
+    task: str,
+    *,
+    outcome: Outcome | str | None = None,
+    outcome_by: OutcomeBy | None = None,
+    created_at: datetime | None = None,
+) -> Episode:
+    """The episode of the run's main site (see condense_rules_all for every site's)."""
+    return condense_rules_all(traj, task, outcome=outcome, outcome_by=outcome_by, created_at=created_at)[0]

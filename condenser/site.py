@@ -13,6 +13,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from webcoach.condenser.urls import browser_url
+
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
@@ -33,16 +35,12 @@ def _psl() -> PublicSuffixList:
 
 def host_of(url: str | None) -> str | None:
     """The lower-case host of an http(s) URL (None for other schemes and junk)."""
-    if not url:
+    # Read as a browser reads it (condenser/urls.py): a backslash, a tab or an IDNA dot must not change the site.
+    href = browser_url(url)
+    if href is None or not href.startswith(("http://", "https://")):
         return None
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not host:
-        return None
-    return host.lower().rstrip(".")
+    host = urlsplit(href).hostname
+    return host.lower().rstrip(".") if host else None
 
 
 @cache

@@ -83,7 +83,7 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
             "raise WEBCOACH_MAX_INPUT_MB if it is real"
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Chrome can save a HAR with a byte-order mark
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text file and not a zip: expected a trace.zip, a .har or a history .json") from exc
     if not text.strip():

@@ -15,7 +15,7 @@ from typing import IO, Any
 from webcoach.errors import InputError
 from webcoach.settings import InputLimits, input_limits
 
-TRACE_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.trace$")
+TRACE_FILE = re.compile(r"(?:^|/)(?:(?:\d+-)?trace|test)\.trace$")  # test.trace: the test runner's steps and result
 NETWORK_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.network$")
 
 

@@ -44,13 +44,30 @@ class Step:
     result: str | None = None  # extracted content or the final answer for extract/done
     started_at: float | None = None  # epoch seconds
     duration_s: float | None = None
+    # Not part of the fingerprint (see _STEP_FIELDS): added after ids were pinned.
+    bot_wall: bool = False  # the page this step loaded was a bot check (a CAPTCHA, a challenge), not the site's page
 
 
 @dataclass(frozen=True, kw_only=True)
 class HttpFailure:
     url: str
-    status: int
+    status: int  # 0: no response at all
     method: str = "GET"
+    # Whether it was a main-frame page load; None when the log cannot tell (then: whether the run visited the URL).
+    document: bool | None = None
+    failure: str | None = None  # the client's own reason when there was no response (net::ERR_...)
+    page_url: str | None = None  # the page that made the request, where known
+    bot_wall: bool = False  # a bot check answered (Cloudflare's challenge, a CAPTCHA), not an error of the page
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageMessage:
+    """A console message or uncaught page error, with where it came from: text from another site's frame or script is
+    third-party, kept for the run's record and never a lesson for the page's site."""
+
+    text: str
+    source_url: str | None = None  # the script, resource or frame that printed it
+    page_url: str | None = None  # the main-frame page it showed on
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +80,10 @@ class Trajectory:
     claimed_success: bool | None = None  # what the agent itself said when it finished
     judge_success: bool | None = None  # a judge's verdict, where the log carries one
     judge_reason: str | None = None
-    console_errors: tuple[str, ...] = ()
+    test_passed: bool | None = None  # a test runner's result (a Playwright test trace), where the log carries one
+    test_reason: str | None = None
+    console_errors: tuple[str, ...] = ()  # messages whose origin the log does not say
+    page_messages: tuple[PageMessage, ...] = ()
     http_failures: tuple[HttpFailure, ...] = ()
     started_at: float | None = None
     duration_s: float | None = None
@@ -82,4 +102,5 @@ class Trajectory:
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_STEP_FIELDS = tuple(f.name for f in fields(Step))
+# The fields ids were pinned with; a field added later stays out so that ids never change.
+_STEP_FIELDS = tuple(f.name for f in fields(Step) if f.name != "bot_wall")

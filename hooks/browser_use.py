@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from browser_use.agent.views import ActionResult
 from webcoach.coach.scope import run_site
 from webcoach.condenser.browser_use_history import parse_history
-from webcoach.condenser.condense import acondense
+from webcoach.condenser.condense import acondense_all
 from webcoach.condenser.episode import Episode, OutcomeBy
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.sources import sensitive_values
@@ -174,7 +174,7 @@ class CoachingSession(RunHooks):
             # A label with no verdict makes the outcome unknown: nobody's guess, not the agent's own claim, counts.
             outcome = None if label is None else {True: "success", False: "failure", None: "unknown"}[label.success]
             with usage_role("condenser"):
-                episode = await acondense(
+                episode, *parts = await acondense_all(
                     history,
                     task=self.task,
                     llm=llm,
@@ -187,6 +187,7 @@ class CoachingSession(RunHooks):
             await keep_run(
                 self.coach.store,
                 episode,
+                parts=parts,
                 cited=[i for a in self.given for i in a.episode_ids],
                 store_run=config.store_runs,
                 credit=config.update_usefulness,

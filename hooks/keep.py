@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +29,12 @@ async def keep_run(
     episode: Episode,
     *,
     cited: Iterable[str] = (),
+    parts: Sequence[Episode] = (),
     store_run: bool = True,
     credit: bool = True,
     save_to: Path | None = None,
 ) -> Kept:
-    """Store `episode` and credit or blame the episodes in `cited` with its outcome (an unknown outcome moves nothing,
+    """Store `episode` (and `parts`: the same run's episodes for the other sites it worked on) and credit or blame the episodes in `cited` with its outcome (an unknown outcome moves nothing,
     and a run never credits itself). Store errors propagate: each caller decides how loudly a lost run is reported."""
     stored = False
     if store_run:
@@ -41,8 +42,8 @@ async def keep_run(
             save_to.parent.mkdir(parents=True, exist_ok=True)
             save_to.write_text(json.dumps(episode.model_dump(mode="json")), encoding="utf-8")
         # add_batch says which ids this call really stored: one existence query, and right beside concurrent writers
-        stored = episode.id in await asyncio.to_thread(store.add_batch, [episode])
-    others = sorted(set(cited) - {episode.id})
+        stored = episode.id in await asyncio.to_thread(store.add_batch, [episode, *parts])
+    others = sorted(set(cited) - {episode.id, *(p.id for p in parts)})
     credited = 0
     if credit and others and episode.outcome is not Outcome.UNKNOWN:
         credited = await asyncio.to_thread(store.record_outcome, others, episode.outcome is Outcome.SUCCESS)

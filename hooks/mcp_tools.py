@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 from webcoach.coach.coach import Coach, CoachConfig
-from webcoach.condenser.condense import acondense
+from webcoach.condenser.condense import acondense_all
 from webcoach.condenser.episode import Episode, Outcome, domain_of
 from webcoach.condenser.playwright_mcp import trace_files
 from webcoach.condenser.redact import Redactor
@@ -126,6 +126,9 @@ class SearchOut(BaseModel):
 
 class RecordOut(BaseModel):
     episode_id: str
+    episode_ids: list[str] = Field(
+        default_factory=list, description="Every episode the run made: one per site it worked on, the main site's first."
+    )
     status: Literal["added", "duplicate"]
     outcome: str
     site: str | None
@@ -378,11 +381,12 @@ class WebcoachMCP:
                 f"the run in {source} is on {domain_of(trajectory.start_url)}, not on {domain_of(page)} (url): pass this run's trace"
             )
         verdict = None if outcome == "unknown" else outcome
-        episode = await acondense(trajectory, task=task, outcome=verdict, outcome_by="agent" if verdict else None)
+        episode, *parts = await acondense_all(trajectory, task=task, outcome=verdict, outcome_by="agent" if verdict else None)
         async with self.store(create=True) as store:
-            kept = await keep_run(store, episode, cited=self._cited(task, session, episode))
+            kept = await keep_run(store, episode, parts=parts, cited=self._cited(task, session, episode))
         return RecordOut(
             episode_id=episode.id,
+            episode_ids=[episode.id, *(p.id for p in parts)],
             status="added" if kept.stored else "duplicate",
             outcome=episode.outcome.value,
             site=episode.domain,

@@ -108,7 +108,7 @@ async def watch(
     import tempfile
 
     from playwright.async_api import Error as PlaywrightError
-    from webcoach.condenser.condense import acondense
+    from webcoach.condenser.condense import acondense_all
     from webcoach.errors import WebcoachError
     from webcoach.hooks.keep import keep_run
     from webcoach.memory.files import private_dir
@@ -149,8 +149,10 @@ async def watch(
         outcome = watcher.outcome or ("failure" if failed else None)
         try:
             if saved:
-                episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
-                await keep_run(coach.store, episode)
+                episode, *parts = await acondense_all(
+                    watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None
+                )
+                await keep_run(coach.store, episode, parts=parts)
                 watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)

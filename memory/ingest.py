@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from webcoach.condenser.condense import acondense, condense
+from webcoach.condenser.condense import acondense_all, condense_all
 from webcoach.condenser.episode import Episode
 from webcoach.errors import ConfigError, StoreUnavailableError, WebcoachError
 from webcoach.memory.store import EpisodeStore
@@ -39,9 +39,12 @@ class IngestResult:
     outcome: str | None = None
     condenser: str | None = None
     error: str | None = None
+    # Every episode the file made: a run that worked on several sites is one episode per site (`id` is the main one).
+    ids: tuple[str, ...] = ()
+    sites: tuple[str | None, ...] = ()
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
+    def as_dict(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items() if v is not None and v != ()}
 
 
 def check_outcome(outcome: str | None) -> str | None:
@@ -68,11 +71,11 @@ def ingest_files(
     `outcome` is the user's own verdict and labels every episode as the human's."""
     check_outcome(outcome)
     results: list[IngestResult] = []
-    pending: list[tuple[Path, Episode | WebcoachError]] = []
+    pending: list[tuple[Path, list[Episode] | WebcoachError]] = []
     last_flush = [time.monotonic()]
 
     def flush() -> None:
-        episodes = [e for _, e in pending if isinstance(e, Episode)]
+        episodes = [e for _, made in pending if isinstance(made, list) for e in made]
         try:
             fresh = store.add_batch(episodes)
             failure: WebcoachError | None = None
@@ -88,10 +91,17 @@ def ingest_files(
                 result = IngestResult(file=str(path), status="error", error=str(item if failure is None else failure))
             else:
                 # Within one batch the same log twice is added once: the first is "added", the rest duplicates.
-                status: Status = "added" if item.id in fresh else "duplicate"
-                fresh.discard(item.id)
+                main = item[0]
+                status: Status = "added" if main.id in fresh else "duplicate"
+                fresh.difference_update(e.id for e in item)
                 result = IngestResult(
-                    file=str(path), status=status, id=item.id, outcome=item.outcome.value, condenser=item.condenser
+                    file=str(path),
+                    status=status,
+                    id=main.id,
+                    outcome=main.outcome.value,
+                    condenser=main.condenser,
+                    ids=tuple(e.id for e in item),
+                    sites=tuple(e.domain for e in item),
                 )
             results.append(result)
             if on_done is not None:
@@ -102,12 +112,12 @@ def ingest_files(
     # One event loop for every rule-based file: condense() would build and tear down one per file (~15% of its time).
     loop = asyncio.new_event_loop() if not llm else None
 
-    def one(path: Path) -> Episode | WebcoachError:
+    def one(path: Path) -> list[Episode] | WebcoachError:
         kw: dict[str, Any] = {"task": task, "llm": llm, "outcome": outcome, "outcome_by": "human" if outcome else None}
         try:
             if loop is not None:
-                return loop.run_until_complete(acondense(path, secrets=secrets, **kw))
-            return condense(path, secrets=secrets, **kw)
+                return loop.run_until_complete(acondense_all(path, secrets=secrets, **kw))
+            return condense_all(path, secrets=secrets, **kw)
         except WebcoachError as exc:  # one bad file must not stop (or undo) the others
             return exc
 
@@ -127,11 +137,11 @@ def ingest_files(
 
 def _condensed(
     paths: Iterable[Path],
-    one: Callable[[Path], Episode | WebcoachError],
+    one: Callable[[Path], list[Episode] | WebcoachError],
     *,
     threads: int,
     on_file: Callable[[Path], None] | None,
-) -> Iterator[tuple[Path, Episode | WebcoachError]]:
+) -> Iterator[tuple[Path, list[Episode] | WebcoachError]]:
     if threads <= 1:
         for path in paths:
             if on_file is not None:
