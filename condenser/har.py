@@ -134,7 +134,7 @@ def _main_frame(entries: list[Mapping[str, Any]], pages: object) -> set[int]:
         if isinstance(p.get(k), str) and str(p.get(k)).startswith(("http://", "https://"))
     }
     main: set[int] = set()
-    first_of_page: dict[object, str] = {}
+    first_of_page: dict[object, Mapping[str, Any]] = {}
     for position, entry in enumerate(entries):
         url = str(_request(entry)["url"])
         if not _is_document(entry) or url.startswith(_NOT_PAGES) or _framed(entry) or is_ad_or_tracker(url):
@@ -142,9 +142,13 @@ def _main_frame(entries: list[Mapping[str, Any]], pages: object) -> set[int]:
         ref = entry.get("pageref")
         if not isinstance(ref, str | int) or ref not in first_of_page:
             if isinstance(ref, str | int):
-                first_of_page[ref] = url
+                first_of_page[ref] = entry
             main.add(position)
-        elif url in page_urls or (not page_urls and site_of(url) == site_of(first_of_page[ref])):
+            continue
+        first = first_of_page[ref]
+        frame = entry.get("_frameref")  # Playwright names the frame: the page's own frame is the first document's
+        said = _header(_request(entry), "sec-fetch-dest") == "document" or (frame is not None and frame == first.get("_frameref"))
+        if said or url in page_urls or (not page_urls and site_of(url) == site_of(str(_request(first)["url"]))):
             main.add(position)
     return main
 

@@ -38,6 +38,7 @@ __all__ = ["clip", "condense_rules", "condense_rules_all", "describe", "pages", 
 MAX_KEY_STEPS = 12
 MAX_FAILURES = 8
 MAX_NOTES = 12
+MIN_LIMIT_STEPS = 10  # a run that stopped without done() after this many steps ran out of them
 LOOP_REPEATS = 3  # the same action on the same target this many times in a row is a loop
 _STEP_LIMIT = re.compile(r"max(?:imum)?[ _]steps|step limit|ran out of steps|out of steps|last step", re.I)
 # Why an element the agent wanted was not usable, as a fact the coach can state (not the page's own words).
@@ -203,13 +204,20 @@ def _ending(traj: Trajectory, part: SitePart, main: bool, outcome: Outcome, foun
         return
     if not done:
         if main and traj.source_kind == "browser-use-history":
-            found.note("run", f"the run ended after {len(traj.steps)} steps before the agent finished")
+            last = traj.steps[-1] if traj.steps else None
+            # A long run that simply stopped ran out of steps; a short one whose last step broke was aborted (the
+            # agent's machinery, the network): that says nothing about how to do the task.
+            aborted = last is None or (last.error is not None and classify_error(last.error) not in SITE_CAUSES)
+            if len(traj.steps) >= MIN_LIMIT_STEPS and not aborted:
+                found.fail("step_limit", f"run ended after {len(traj.steps)} steps without finishing")
+            else:
+                found.note("run", f"the run ended after {len(traj.steps)} steps before the agent finished")
         return
     last = done[-1]
     said = clip(last.result, 160)
     if traj.claimed_success is False and _STEP_LIMIT.search(said or ""):
         if main:
-            found.note("run", f"the agent stopped at its step limit: {said}")
+            found.fail("step_limit", f"run reached its step limit after {len(traj.steps)} steps")
         return
     page = last.url or (part.steps[-1].url if part.steps else None)
     if traj.claimed_success is False and (site_of(page) == part.site or (main and page is None)):
@@ -238,6 +246,8 @@ def _lessons(traj: Trajectory, outcome: Outcome, failures: list[FailureMode], ro
             lessons.append(f"On {short_url(f.url)}: {f.detail} without progress; after two tries change approach.")
         elif f.kind == "dead_end" and f.url and f.url not in broken:
             lessons.append(f"{short_url(f.url)} did not lead to the answer (the agent went back from it).")
+        elif f.kind == "step_limit":
+            lessons.append(f"The run used {len(traj.steps)} steps and did not finish: take a more direct route.")
         elif f.kind == "gave_up" and f.url:
             rest = f.detail.removeprefix(f"agent gave up on {short_url(f.url)}")
             lessons.append(f"On {short_url(f.url)}, the agent gave up{rest.rstrip('.')}.")

@@ -368,7 +368,7 @@ def test_object_with_history_and_model_dump_is_accepted() -> None:
         ({"history": "steps"}, "'history' is a str"),
         ({"history": [["click"]]}, "history item 1 is a list, expected an object"),
         ({"history": [{"action": "click"}]}, "lacks model_output, result, state"),
-        ({"history": [{"model_output": None, "result": {}, "state": {}}]}, "has a dict 'result'"),
+        ({"history": [{"model_output": None, "result": "ok", "state": {}}]}, "has a str 'result'"),
         ({"history": [{"model_output": None, "result": [], "state": {}}]}, "no actions or results"),
         (["not", "a", "dict"], "got list"),
         (42, "got int"),
@@ -384,7 +384,7 @@ def test_bad_input_is_one_line_input_error(data: Any, message: str) -> None:
 
 
 def test_unsupported_format_names_the_supported_versions() -> None:
-    with pytest.raises(InputError, match=r"browser-use 0\.1 to 0\.13"):
+    with pytest.raises(InputError, match=r"browser-use 0\.1\.8 to 0\.13"):
         parse_history({"history": [{"steps": []}]}, Redactor())
 
 

@@ -44,7 +44,8 @@ def test_only_pages_the_run_was_on_and_on_its_own_site_can_be_broken() -> None:
     traj = _traj(
         Step(index=0, action="goto", url=f"{SHOP}/index.html", target=f"{SHOP}/index.html"),
         Step(index=1, action="goto", url=f"{SHOP}/index.html", target="https://www.amazon.com/ap/signin", http_status=500),
-        Step(index=2, action="done", url="https://www.amazon.com/ap/signin", result="done"),
+        Step(index=2, action="back", url="https://www.amazon.com/ap/signin"),
+        Step(index=3, action="done", url=f"{SHOP}/index.html", result="done"),
         claimed_success=False,
         http_failures=(
             HttpFailure(url="https://www.amazon.com/login.html", status=0),
@@ -53,6 +54,7 @@ def test_only_pages_the_run_was_on_and_on_its_own_site_can_be_broken() -> None:
         ),
     )
     ep = condense_rules(traj, "Find the cheapest science fiction book")
+    assert ep.domain == "127.0.0.1:9" or ep.domain == "127.0.0.1"
     assert not [f for f in ep.failure_modes if f.kind == "http_error"]
     assert "amazon.com" not in " ".join(ep.lessons) and "missing.png" not in " ".join(ep.lessons)
 
