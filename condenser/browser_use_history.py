@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from webcoach.condenser.incidents import says_not_done
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.secrets import secret_field
 from webcoach.condenser.trajectory import Step, Trajectory
@@ -147,19 +148,8 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     )
 
 
-# A final message that says the task was not done (for histories written before done() had a `success` flag).
-_NOT_DONE = re.compile(
-    r"\b(?:unable to|could ?n[o']t|can ?n[o']t|cannot|not able to|wasn'?t able|was not able|failed to|impossible to"
-    r"|no (?:way|results?|information) (?:to|found|available)|did not (?:find|succeed|complete)|didn'?t (?:find|succeed|complete)"
-    r"|gave up|giving up|task (?:is )?(?:not|in)complete)\b",
-    re.I,
-)
-
-
 def _claim_in(text: str | None) -> bool | None:
-    if not text:
-        return None
-    return _NOT_DONE.search(text) is None
+    return None if not text else not says_not_done(text)
 
 
 def _early_shape(item: object) -> object:

@@ -164,3 +164,17 @@ def third_party(source_url: str | None, page_url: str | None) -> bool:
     """Text from a frame or script whose site is not the page's own site."""
     source, page = site_of(source_url), site_of(page_url)
     return source is not None and page is not None and source != page
+
+
+# A final message that says the task was not done ("I am unable to complete the task ..."): for logs whose done step
+# carries no success flag (browser-use before 0.1.3x, Online-Mind2Web results), the agent's words are its claim.
+_NOT_DONE = re.compile(
+    r"\b(?:unable to|could ?n[o']t|can ?n[o']t|cannot|not able to|wasn'?t able|was not able|failed to|impossible to"
+    r"|no (?:way|results?|information) (?:to|found|available)|did not (?:find|succeed|complete)|didn'?t (?:find|succeed|complete)"
+    r"|gave up|giving up|task (?:is )?(?:not|in)complete)\b",
+    re.I,
+)
+
+
+def says_not_done(text: str) -> bool:
+    return _NOT_DONE.search(text) is not None

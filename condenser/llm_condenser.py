@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from webcoach.condenser.episode import Episode, FailureKind, FailureMode
 from webcoach.condenser.guard import FENCE_RULE, clean, fence, lesson_problem
 from webcoach.condenser.redact import Redactor
+from webcoach.condenser.incidents import third_party
 from webcoach.condenser.rules import describe, short_url
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import ModelError
@@ -65,8 +66,10 @@ def build_prompt(traj: Trajectory, draft: Episode) -> str:
         extra += f" | HTTP {s.http_status}" if s.http_status else ""
         extra += f" | thought: {s.thought}" if s.thought else ""
         recorded.append(f"{s.index}. [{short_url(s.url)}] {describe(s)}{extra}")
-    if traj.console_errors:
-        recorded.append("Console errors: " + "; ".join(traj.console_errors[:5]))
+    # Only what the page's own site printed: a third-party frame's console is never material for this site's lessons.
+    own = [m.text for m in traj.page_messages if not third_party(m.source_url, m.page_url)] + list(traj.console_errors)
+    if own:
+        recorded.append("Console errors: " + "; ".join(own[:5]))
     lines.append(fence("recorded run", "\n".join(recorded)))
     lines.append("Rule-based draft (improve on it, keep what is right):")
     draft_json = json.dumps(

@@ -23,7 +23,7 @@ from webcoach.condenser.playwright_mcp import is_live_trace, read_live_trace
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.secrets import SECRET_FIELD, secret_field
 from webcoach.condenser.trace_format import dict_, error_message, events, num, read_zip, squeeze, str_
-from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
+from webcoach.condenser.trajectory import HttpFailure, PageMessage, Step, Trajectory
 from webcoach.errors import InputError
 
 NEWEST_VERSION = 10
@@ -91,7 +91,7 @@ class _Raw:
     snapshot_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # v<=8: snapshotName -> (callId, phase)
     snapshots: list[tuple[str | None, str | None, str | None, str | None, bool]] = field(default_factory=list)
     main_frames: set[str] = field(default_factory=set)
-    console: list[tuple[float, str]] = field(default_factory=list)
+    console: list[tuple[float, str, str | None]] = field(default_factory=list)  # (time, text, where it came from)
     resources: list[dict[str, Any]] = field(default_factory=list)
     secret_values: set[str] = field(default_factory=set)
     test_errors: list[str] = field(default_factory=list)  # a test runner's own "error" events (a failed test)
@@ -146,7 +146,7 @@ def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
     elif kind == "event" and event.get("method") == "pageError":
         message = error_message(dict_(event, "params").get("error"))
         if message:
-            raw.console.append((num(event, "time") or 0.0, message))
+            raw.console.append((num(event, "time") or 0.0, message, None))
     elif kind == "resource-snapshot" and isinstance(event.get("snapshot"), dict):
         raw.resources.append(event["snapshot"])
     elif kind == "error" and isinstance(event.get("message"), str):
@@ -233,7 +233,7 @@ def _ingest_console(raw: _Raw, event: dict[str, Any]) -> None:
         return
     if text.startswith("Failed to load resource") and location:
         text = f"{text} ({location})"
-    raw.console.append((num(event, "time") or 0.0, text))
+    raw.console.append((num(event, "time") or 0.0, text, location or None))
 
 
 def _resolve_snapshots(raw: _Raw) -> None:
@@ -317,6 +317,7 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
     steps: list[Step] = []
     evaluations: list[Step] = []
     current: str | None = None
+    page_at: list[tuple[float, str | None]] = []  # (call start, main-frame page then): which page a message showed on
     # A test runner's trace (test.trace) repeats the library calls as its own steps: the library's are the steps.
     library = any(c.cls != "Test" for c in raw.calls.values())
     for call in raw.calls.values():
@@ -327,6 +328,9 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
         navigated = [m.group(1) for line in call.logs if (m := _NAVIGATED.search(line))]
         goto_url = str_(call.params, "url") if action == "goto" and not call.error else None
         current = call.urls.get("after") or (navigated[-1] if navigated else None) or goto_url or began
+        if call.start is not None:
+            # A message printed while a call navigated came from the page it navigated to.
+            page_at.append((call.start, current if current != began else began))
         parent = raw.calls.get(call.parent or "")
         if action is None or (parent is not None and _classify(parent) is not None):
             continue  # internal call, or a sub-step of an action already kept
@@ -366,12 +370,23 @@ def _build(raw: _Raw, secrets: Redactor, path: Path) -> Trajectory:
         source_kind="playwright-trace",
         steps=tuple(steps),
         start_url=start_url,
-        console_errors=tuple(dict.fromkeys(redactor.text(t) or "" for _, t in sorted(raw.console, key=lambda x: x[0]))),
+        page_messages=_messages(raw, sorted(page_at, key=lambda x: x[0]), redactor),
         http_failures=_http_failures(raw, redactor),
         started_at=started_at / 1000 if started_at is not None else None,
         duration_s=round((max(ends) - min(starts)) / 1000, 3) if starts and ends else None,
         source=str(path),
     )
+
+
+def _messages(raw: _Raw, page_at: list[tuple[float, str | None]], redactor: _Memo) -> tuple[PageMessage, ...]:
+    """Console errors and page errors, each with the page it showed on and the script or frame that printed it."""
+    times = [t for t, _ in page_at]
+    out: dict[tuple[str, str | None, str | None], None] = {}
+    for when, text, source in sorted(raw.console, key=lambda x: x[0]):
+        at = bisect_right(times, when) - 1
+        page = page_at[at][1] if at >= 0 else None
+        out[(redactor.text(text) or "", redactor.url(source), redactor.url(page))] = None
+    return tuple(PageMessage(text=t, source_url=s, page_url=p) for t, s, p in out)
 
 
 def _test_result(raw: _Raw) -> tuple[bool | None, str | None]:

@@ -221,7 +221,7 @@ def _ending(traj: Trajectory, part: SitePart, main: bool, outcome: Outcome, foun
         return
     page = last.url or (part.steps[-1].url if part.steps else None)
     if traj.claimed_success is False and (site_of(page) == part.site or (main and page is None)):
-        tried = [describe(s) for s in part.steps if s.action in ("click", "fill", "select", "press", "upload")][-2:]
+        tried = [f"{s.action} {clip(s.target, 60)}" for s in part.steps if s.action in ("click", "fill", "select", "upload") and s.target][-2:]
         after = f" after {'; '.join(tried)}" if tried else ""
         found.fail("gave_up", f"agent gave up on {short_url(page)}{after}: {said or 'no answer'}", step=last.index, url=page)
 

@@ -54,6 +54,8 @@ def load_trajectory(
 def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not path.exists():
         raise InputError(f"{path}: no such file")
+    if path.is_dir() and (path / "result.json").is_file() and not trace_files(path):
+        path = path / "result.json"  # an Online-Mind2Web task folder: result.json beside trajectory/ screenshots
     if path.is_dir() and not trace_files(path):
         raise InputError(
             f"{path}: is a directory with no Playwright MCP traces (traces/*.trace); pass the trace.zip, .trace or history .json inside it"
@@ -120,7 +122,14 @@ def _from_json(data: Mapping[str, Any], redactor: Redactor, name: str) -> Trajec
         from webcoach.condenser.har import parse_har
 
         return parse_har(data, redactor, source=name)
-    raise InputError(f"{name}: JSON is neither a browser-use history (no 'history' key) nor a HAR (no 'log.entries')")
+    from webcoach.condenser.mind2web import looks_like_mind2web, parse_mind2web
+
+    if looks_like_mind2web(data):
+        return parse_mind2web(data, redactor, source=name)
+    raise InputError(
+        f"{name}: JSON is neither a browser-use history (no 'history' key), a HAR (no 'log.entries') nor an "
+        "Online-Mind2Web result.json (no 'action_history')"
+    )
 
 
 def sensitive_values(sensitive_data: Mapping[str, Any] | None) -> list[str]:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-SourceKind = Literal["playwright-trace", "browser-use-history", "har", "agent-steps"]
+SourceKind = Literal["playwright-trace", "browser-use-history", "har", "agent-steps", "mind2web"]
 
 # Canonical action names; parsers map their own vocabulary onto these and keep anything else as "other".
 ACTIONS = frozenset(

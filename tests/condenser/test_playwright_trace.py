@@ -73,8 +73,11 @@ def test_steps_urls_statuses_and_errors_come_from_the_real_trace(shop: Trajector
     assert all(s.error is None for s in shop.steps if s is not missing)
 
     assert _path_of(shop.start_url) == "index.html"
-    assert "ReferenceError: loadDeals is not defined" in shop.console_errors
-    assert not any("favicon" in e for e in shop.console_errors)
+    texts = [m.text for m in shop.page_messages]
+    assert "ReferenceError: loadDeals is not defined" in texts
+    assert not any("favicon" in e for e in texts)
+    # Each message says which page it showed on.
+    assert all(m.page_url and "deals" in m.page_url for m in shop.page_messages if "loadDeals" in m.text)
     assert [(_path_of(f.url), f.status, f.method) for f in shop.http_failures] == [("expired-deal.html", 404, "GET")]
 
 
