@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "condense": "webcoach.condenser.condense",
+    "condense_all": "webcoach.condenser.condense",
     "load_trajectory": "webcoach.condenser.sources",
     "Episode": "webcoach.condenser.episode",
     "Outcome": "webcoach.condenser.episode",
@@ -75,6 +76,7 @@ __all__ = [
     "WebcoachError",
     "__version__",
     "condense",
+    "condense_all",
     "load_trajectory",
     "queue_model",
     "run_coached",
@@ -94,7 +96,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
     from webcoach.coach.coach import Coach, CoachConfig
-    from webcoach.condenser.condense import condense
+    from webcoach.condenser.condense import condense, condense_all
     from webcoach.condenser.episode import Episode, FailureMode, Outcome
     from webcoach.condenser.redact import Redactor
     from webcoach.condenser.sources import load_trajectory

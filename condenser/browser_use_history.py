@@ -73,7 +73,7 @@ def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, sourc
     to it. Raises InputError (one line) for anything that is not such a history."""
     name = source or "browser-use history"
     raw = _as_dict(data, name)
-    items = [_early_shape(item) for item in _items(raw, name)]
+    items: list[Any] = [_early_shape(item) for item in _items(raw, name)]
     for position, item in enumerate(items, start=1):
         _check_item(item, position, name)
 

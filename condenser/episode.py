@@ -25,9 +25,7 @@ OutcomeBy = Literal["agent", "judge", "human", "test", "log", "none"]
 # How far advice drawn from an episode may be trusted, most trusted first (see Episode.trust).
 Trust = Literal["approved", "human", "judge", "agent", "imported", "banned"]
 TRUST_ORDER: tuple[Trust, ...] = ("approved", "human", "judge", "agent", "imported", "banned")
-FailureKind = Literal[
-    "error", "loop", "dead_end", "timeout", "http_error", "console_error", "step_limit", "gave_up", "bot_wall"
-]
+FailureKind = Literal["error", "loop", "dead_end", "timeout", "http_error", "console_error", "step_limit", "gave_up", "bot_wall"]
 # What caused a problem kept only for the run's record (condenser/incidents.py): never a lesson, never advised.
 NoteCause = Literal["agent", "network", "blocked", "bot_wall", "http", "subresource", "third_party", "page", "unknown", "run"]
 

@@ -29,7 +29,7 @@ _AGENT = re.compile(
     r"|rate limit|insufficient_quota|quota|api[_ ]?key|401 Unauthorized|APIConnectionError|APITimeoutError|overloaded"
     r"|Execution context was destroyed|Target (?:page, context or browser )?(?:has been )?closed|Browser (?:has been )?closed"
     r"|browser has disconnected|Connection closed|Session closed|CDP|Cannot find context with specified id"
-    r"|Element (?:with )?index \d+|index \d+ (?:not|does not)|not available - page may have changed|stale element"
+    r"|stale element"
     r"|Failed to (?:get|parse|execute|click element)|Action .* not found|No such (?:tab|action)|tab_id|max_failures"
     r"|Traceback|Exception|RuntimeError|TypeError|KeyError|AttributeError|asyncio|Task was destroyed|Event loop",
     re.I,
@@ -58,7 +58,8 @@ _BOT_WALL_TEXT = re.compile(
 # --- a page element the site did not offer (after the browser waited for it) ----------------------------------------
 _PAGE = re.compile(
     r"waiting for (?:locator|selector|getBy)|Timeout \d+ms exceeded|intercepts pointer events|element is not (?:visible|enabled|attached|editable)"
-    r"|not found or not visible|strict mode violation|resolved to \d+ elements|Navigation timeout|page\.goto: Timeout"
+    r"|not found or not visible|Element (?:with )?index \d+|index \d+ (?:not|does not)|not available - page may have changed"
+    r"|do(?:es)? not contain|No element|strict mode violation|resolved to \d+ elements|Navigation timeout|page\.goto: Timeout"
     r"|net::ERR_CERT_\w+|ERR_SSL_\w+|ERR_EMPTY_RESPONSE|ERR_TOO_MANY_REDIRECTS|ERR_CONTENT_\w+|ERR_INVALID_RESPONSE",
     re.I,
 )
@@ -95,19 +96,91 @@ _INTERSTITIAL_PATH = re.compile(r"/(?:sorry|cdn-cgi/(?:challenge-platform|l/chk_
 # Ad, analytics and tracking hosts (registrable domains): they serve frames and beacons, never the page a task is about.
 AD_TRACKER_SITES = frozenset(
     {
-        "doubleclick.net", "googlesyndication.com", "googleadservices.com", "google-analytics.com", "googletagmanager.com",
-        "googletagservices.com", "adservice.google.com", "2mdn.net", "adnxs.com", "adsrvr.org", "openx.net",
-        "servedbyopenx.com", "casalemedia.com", "rubiconproject.com", "pubmatic.com", "criteo.com", "criteo.net",
-        "taboola.com", "outbrain.com", "scorecardresearch.com", "quantserve.com", "quantcount.com", "moatads.com",
-        "krxd.net", "chartbeat.com", "chartbeat.net", "skimresources.com", "sonobi.com", "advertising.com", "mathtag.com",
-        "crwdcntrl.net", "ml314.com", "umbel.com", "revsci.net", "rhythmxchange.com", "technoratimedia.com", "bluekai.com",
-        "demdex.net", "everesttech.net", "omtrdc.net", "hotjar.com", "segment.io", "segment.com", "mixpanel.com",
-        "newrelic.com", "nr-data.net", "amazon-adsystem.com", "adsafeprotected.com", "doubleverify.com", "teads.tv",
-        "smartadserver.com", "yieldmo.com", "indexww.com", "33across.com", "lijit.com", "sharethrough.com", "bidswitch.net",
-        "contextweb.com", "spotxchange.com", "tapad.com", "agkn.com", "exelator.com", "rlcdn.com", "adform.net",
-        "facebook.net", "licdn.com", "ads-twitter.com", "bat.bing.com", "clarity.ms", "s-onetag.com", "onetag-sys.com",
-        "gumgum.com", "media.net", "zemanta.com", "yieldlab.net", "adition.com", "imrworldwide.com", "cxense.com",
-        "optimizely.com", "branch.io", "adjust.com", "appsflyer.com", "sentry.io", "bugsnag.com", "fullstory.com",
+        "doubleclick.net",
+        "googlesyndication.com",
+        "googleadservices.com",
+        "google-analytics.com",
+        "googletagmanager.com",
+        "googletagservices.com",
+        "adservice.google.com",
+        "2mdn.net",
+        "adnxs.com",
+        "adsrvr.org",
+        "openx.net",
+        "servedbyopenx.com",
+        "casalemedia.com",
+        "rubiconproject.com",
+        "pubmatic.com",
+        "criteo.com",
+        "criteo.net",
+        "taboola.com",
+        "outbrain.com",
+        "scorecardresearch.com",
+        "quantserve.com",
+        "quantcount.com",
+        "moatads.com",
+        "krxd.net",
+        "chartbeat.com",
+        "chartbeat.net",
+        "skimresources.com",
+        "sonobi.com",
+        "advertising.com",
+        "mathtag.com",
+        "crwdcntrl.net",
+        "ml314.com",
+        "umbel.com",
+        "revsci.net",
+        "rhythmxchange.com",
+        "technoratimedia.com",
+        "bluekai.com",
+        "demdex.net",
+        "everesttech.net",
+        "omtrdc.net",
+        "hotjar.com",
+        "segment.io",
+        "segment.com",
+        "mixpanel.com",
+        "newrelic.com",
+        "nr-data.net",
+        "amazon-adsystem.com",
+        "adsafeprotected.com",
+        "doubleverify.com",
+        "teads.tv",
+        "smartadserver.com",
+        "yieldmo.com",
+        "indexww.com",
+        "33across.com",
+        "lijit.com",
+        "sharethrough.com",
+        "bidswitch.net",
+        "contextweb.com",
+        "spotxchange.com",
+        "tapad.com",
+        "agkn.com",
+        "exelator.com",
+        "rlcdn.com",
+        "adform.net",
+        "facebook.net",
+        "licdn.com",
+        "ads-twitter.com",
+        "bat.bing.com",
+        "clarity.ms",
+        "s-onetag.com",
+        "onetag-sys.com",
+        "gumgum.com",
+        "media.net",
+        "zemanta.com",
+        "yieldlab.net",
+        "adition.com",
+        "imrworldwide.com",
+        "cxense.com",
+        "optimizely.com",
+        "branch.io",
+        "adjust.com",
+        "appsflyer.com",
+        "sentry.io",
+        "bugsnag.com",
+        "fullstory.com",
     }
 )
 # Paths of well-known ad/tracker endpoints on hosts that also serve real pages (facebook.com/tr, google.com/pagead).
@@ -147,7 +220,11 @@ def is_hop(url: str | None, task: str = "") -> bool:
     if is_ad_or_tracker(url):
         return True
     site = site_of_host(host)
-    if _SEARCH_ENGINE_SITES.match(site) and _SEARCH_PATH.match(path or "/") and host.split(".")[0] in ("www", site.split(".")[0], "search", "html", "lite", "m"):
+    if (
+        _SEARCH_ENGINE_SITES.match(site)
+        and _SEARCH_PATH.match(path or "/")
+        and host.split(".")[0] in ("www", site.split(".")[0], "search", "html", "lite", "m")
+    ):
         return not names_site(task, site)
     return False
 

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from webcoach.condenser.episode import Episode, FailureKind, FailureMode
 from webcoach.condenser.guard import FENCE_RULE, clean, fence, lesson_problem
-from webcoach.condenser.redact import Redactor
 from webcoach.condenser.incidents import third_party
+from webcoach.condenser.redact import Redactor
 from webcoach.condenser.rules import describe, short_url
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import ModelError

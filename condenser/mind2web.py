@@ -63,7 +63,8 @@ def parse_mind2web(data: Mapping[str, Any], redactor: Redactor, *, source: str |
         if action == "fill" and value and secret_field(target):
             redactor.add_secret(value)
     start = _first_str(data, "website", "start_url", "url")
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), Mapping) else {}
+    metadata = data.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
     final_url = _first_str(data, "final_url") or _first_str(metadata, "final_url")
     answer = data.get("final_result_response")
     answer = redactor.text(" ".join(answer.split())[:4000]) if isinstance(answer, str) and answer.strip() else None

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import pairwise
 
 from webcoach.condenser.attribution import SitePart, page_of, pages, work_sites
 from webcoach.condenser.episode import (
@@ -153,7 +154,9 @@ def _request_problems(traj: Trajectory, part: SitePart, visited: set[str], found
             continue
         if failure.status <= 0:
             cause = classify_error(failure.failure)
-            found.note(cause if cause != "unknown" else ("network" if document else "subresource"), _request_text(failure), failure.url)
+            found.note(
+                cause if cause != "unknown" else ("network" if document else "subresource"), _request_text(failure), failure.url
+            )
         elif document:
             found.fail("http_error", f"{failure.method} {short_url(failure.url)} returned HTTP {failure.status}", url=failure.url)
         else:
@@ -178,7 +181,7 @@ def _message_notes(traj: Trajectory, part: SitePart, found: _Findings) -> None:
 def _behaviour(part: SitePart, answer_page: str | None, found: _Findings) -> None:
     steps = part.steps
     run_len = 1
-    for prev, step in zip(steps, steps[1:], strict=False):
+    for prev, step in pairwise(steps):
         same = (prev.action, prev.target, prev.url) == (step.action, step.target, step.url) and step.action not in (
             "scroll",
             "wait",
@@ -221,7 +224,11 @@ def _ending(traj: Trajectory, part: SitePart, main: bool, outcome: Outcome, foun
         return
     page = last.url or (part.steps[-1].url if part.steps else None)
     if traj.claimed_success is False and (site_of(page) == part.site or (main and page is None)):
-        tried = [f"{s.action} {clip(s.target, 60)}" for s in part.steps if s.action in ("click", "fill", "select", "upload") and s.target][-2:]
+        tried = [
+            f"{s.action} {clip(s.target, 60)}"
+            for s in part.steps
+            if s.action in ("click", "fill", "select", "upload") and s.target
+        ][-2:]
         after = f" after {'; '.join(tried)}" if tried else ""
         found.fail("gave_up", f"agent gave up on {short_url(page)}{after}: {said or 'no answer'}", step=last.index, url=page)
 
@@ -293,7 +300,9 @@ def condense_rules_all(
     """One episode per site the run worked on, the main site first (its id is the one the log always had)."""
     result, by, reason = resolve_outcome(traj, outcome, outcome_by)
     parts = work_sites(traj, task)
-    digest = content_hash(task, traj.fingerprint())  # once: it serialises and hashes every step
+    evidence = traj.evidence()
+    # Once: it serialises and hashes every step. A log with nothing beyond its steps keeps the id it always had.
+    digest = content_hash(task, traj.fingerprint() + (f"\n{evidence}" if evidence else ""))
     visited = set(pages(traj))
     answer_page = next((s.url for s in reversed(traj.steps) if s.action in ("done", "extract") and s.url), None)
     ids = [digest[:16]] + [_part_digest(digest, p.site)[:16] for p in parts[1:]]
@@ -324,8 +333,18 @@ def condense_rules_all(
         others = [i for i in ids if i != ids[number]]
         episodes.append(
             _episode(
-                traj, task, result, by, reason, part.start_url, steps, found, route,
-                digest if main else _part_digest(digest, part.site), created_at, others,
+                traj,
+                task,
+                result,
+                by,
+                reason,
+                part.start_url,
+                steps,
+                found,
+                route,
+                digest if main else _part_digest(digest, part.site),
+                created_at,
+                others,
             )
         )
     return episodes
@@ -356,7 +375,14 @@ def _episode(
         if traj.final_answer:
             worked.append(f"answer given: {clip(traj.final_answer, 100)}")
     status = {"success": "Succeeded", "failure": "Failed", "unknown": "Ended (outcome unknown)"}[result.value]
-    by_text = {"agent": " (agent's claim)", "judge": " (judge)", "human": " (human)", "test": " (test result)", "log": "", "none": ""}[by]
+    by_text = {
+        "agent": " (agent's claim)",
+        "judge": " (judge)",
+        "human": " (human)",
+        "test": " (test result)",
+        "log": "",
+        "none": "",
+    }[by]
     duration = f" in {traj.duration_s:.0f}s" if traj.duration_s else ""
     site = domain_of(start)
     summary = [f"{status}{by_text} after {len(traj.steps)} steps{duration} on {site or 'no identifiable site'}."]

@@ -101,6 +101,18 @@ class Trajectory:
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
+    def evidence(self) -> str:
+        """A digest of what the log shows beyond its steps (failed requests, console and page errors), or "" when it
+        shows nothing more. Two logs of one run (a trace.zip, and its unzipped folder with an extra network file) have
+        the same steps; the one with more evidence must not be taken for the other and dropped as a duplicate."""
+        if not (self.http_failures or self.page_messages or self.console_errors):
+            return ""
+        body = {
+            "http": sorted([f.url, f.status, f.method] for f in self.http_failures),
+            "messages": sorted([m.text, m.source_url or ""] for m in self.page_messages) + sorted(self.console_errors),
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
 
 # The fields ids were pinned with; a field added later stays out so that ids never change.
 _STEP_FIELDS = tuple(f.name for f in fields(Step) if f.name != "bot_wall")

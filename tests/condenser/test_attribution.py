@@ -26,14 +26,14 @@ PAGES = {
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         body = PAGES.get(path) or (PAGES["/deals"] if path.startswith("/@") else None)
         if body is None:
             self.send_response(404)
             self.end_headers()
             return
-        data = body.replace("{port}", str(self.server.server_address[1])).encode()
+        data = body.replace("{port}", str(self.server.server_address[1])).encode()  # type: ignore[index]
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()
@@ -57,9 +57,7 @@ def _record(chromium: str, out: Path, script: object) -> Path:
 
     trace = out / "trace.zip"
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium, headless=True, args=["--host-resolver-rules=MAP *.test 127.0.0.1"]
-        )
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--host-resolver-rules=MAP *.test 127.0.0.1"])
         try:
             context = browser.new_context()
             with record_trace_sync(context, trace):

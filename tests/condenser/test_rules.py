@@ -154,3 +154,16 @@ def test_a_broken_page_is_one_lesson_not_two() -> None:
     )
     lessons = [lesson for lesson in condense_rules(traj, "t").lessons if "expired-deal.html" in lesson]
     assert lessons == ["Avoid 127.0.0.1:9/shop/expired-deal.html: it is a broken page (HTTP 404)."]
+
+
+def test_two_logs_of_one_run_with_different_evidence_get_two_ids() -> None:
+    # A trace.zip and its unzipped folder with an extra network file: the same steps, more evidence in one.
+    steps = (
+        Step(index=0, action="goto", url="about:blank", target=f"{SHOP}/deals.html"),
+        Step(index=1, action="click", url=f"{SHOP}/deals.html", target="This week"),
+    )
+    bare = _traj(*steps)
+    fuller = _traj(*steps, http_failures=(HttpFailure(url=f"{SHOP}/deals.json", status=500, document=False),))
+    assert bare.fingerprint() == fuller.fingerprint()  # the steps are the same...
+    assert condense_rules(bare, "t").id != condense_rules(fuller, "t").id  # ...the evidence is not
+    assert condense_rules(fuller, "t").id == condense_rules(fuller, "t").id
