@@ -97,11 +97,16 @@ class _Findings:
         self.failures: dict[tuple[str, str], FailureMode] = {}
         self.notes: dict[tuple[str, str], RunNote] = {}
 
-    def fail(self, kind: FailureKind, detail: str, *, url: str | None = None, step: int | None = None) -> None:
-        key = (kind, detail)
+    def fail(
+        self, kind: FailureKind, detail: str, *, url: str | None = None, step: int | None = None, again: bool = True
+    ) -> None:
+        """`again=False`: the same event seen in a second place of the log (a page load's step and its request)."""
+        # A page's HTTP error or bot wall is one fact per URL, however the log words it.
+        key = (kind, url) if kind in ("http_error", "bot_wall") and url else (kind, detail)
         if key in self.failures:
             old = self.failures[key]
-            self.failures[key] = old.model_copy(update={"count": old.count + 1})
+            if again:
+                self.failures[key] = old.model_copy(update={"count": old.count + 1})
         elif len(self.failures) < MAX_FAILURES:
             self.failures[key] = FailureMode(kind=kind, detail=detail, url=url, step=step)
 
@@ -143,7 +148,7 @@ def _request_problems(traj: Trajectory, part: SitePart, visited: set[str], found
         on_this_site = site == part.site
         if failure.bot_wall:
             if on_this_site and document:
-                found.fail("bot_wall", f"{short_url(failure.url)} showed a bot check", url=failure.url)
+                found.fail("bot_wall", f"{short_url(failure.url)} showed a bot check", url=failure.url, again=False)
             continue
         if not on_this_site:
             cause = classify_error(failure.failure)
@@ -158,7 +163,16 @@ def _request_problems(traj: Trajectory, part: SitePart, visited: set[str], found
                 cause if cause != "unknown" else ("network" if document else "subresource"), _request_text(failure), failure.url
             )
         elif document:
-            found.fail("http_error", f"{failure.method} {short_url(failure.url)} returned HTTP {failure.status}", url=failure.url)
+            detail = f"{failure.method} {short_url(failure.url)} returned HTTP {failure.status}"
+            found.fail("http_error", detail, url=failure.url, again=False)
+        elif failure.status >= 500:
+            # The site's own server failed a request its page made (an API call): a fact about the site. A missing
+            # image or script (4xx) is not something an agent can act on: the record only.
+            found.fail(
+                "http_error",
+                f"{failure.method} {short_url(failure.url)} (a request of the page) returned HTTP {failure.status}",
+                url=failure.url,
+            )
         else:
             found.note("subresource", _request_text(failure), failure.url)
 
@@ -195,9 +209,10 @@ def _behaviour(part: SitePart, answer_page: str | None, found: _Findings) -> Non
     for url, n in visits.items():
         if n >= LOOP_REPEATS:
             found.fail("loop", f"navigated to {short_url(url)} {n} times", url=url)
+    read = {s.url for s in steps if s.action in ("extract", "done") and s.url}
     for step in steps:
-        # A page the agent went back from, and not the one the answer came from.
-        if step.action == "back" and step.url and step.url != answer_page:
+        # A page the agent went back from without progress: not the one the answer came from, nor one it read from.
+        if step.action == "back" and step.url and step.url != answer_page and step.url not in read:
             found.fail("dead_end", f"{short_url(step.url)} was a dead end (went back)", step=step.index, url=step.url)
 
 
@@ -242,6 +257,11 @@ def _lessons(traj: Trajectory, outcome: Outcome, failures: list[FailureMode], ro
             what = f.detail.split(" failed: ", 1)[0]
             reason = _reason(f.detail.split(" failed: ", 1)[-1])
             lessons.append(f"On {short_url(f.url)}, {what} failed: {reason}{times}. Try another element or route there.")
+        elif f.kind == "http_error" and f.url and "(a request of the page)" in f.detail:
+            status = f.detail.rsplit(" returned ", 1)[-1]
+            lessons.append(
+                f"The site's server failed {short_url(f.url)} ({status}){times}: the page that depends on it may not work."
+            )
         elif f.kind == "http_error" and f.url:
             lessons.append(f"Avoid {short_url(f.url)}: it is a broken page ({f.detail.rsplit(' returned ', 1)[-1]}){times}.")
         elif f.kind == "bot_wall" and f.url:
