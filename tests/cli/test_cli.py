@@ -141,3 +141,28 @@ def test_unreachable_server_is_one_line() -> None:
 def test_bad_settings_are_one_line(bad: str) -> None:
     code, _, err = invoke("memory", "list", bad)
     assert code == 1 and len(err.strip().splitlines()) == 1
+
+
+def test_ingest_json_lists_every_site_episode_of_a_two_site_run(tmp_path: Path) -> None:
+    # A browser-use history (0.1.8 shape: one action and one result per step) that compared two shops.
+    def item(url: str | None, action: dict[str, object], result: dict[str, object]) -> dict[str, object]:
+        return {"model_output": {"action": action}, "result": result, "state": {"url": url or "about:blank"}}
+
+    history = {
+        "history": [
+            item(None, {"go_to_url": {"url": "https://shop-a.test/p/1"}}, {"is_done": False}),
+            item("https://shop-a.test/p/1", {"extract_content": {"goal": "price"}}, {"is_done": False, "extracted_content": "$12"}),
+            item("https://shop-a.test/p/1", {"go_to_url": {"url": "https://shop-b.test/i/9"}}, {"is_done": False}),
+            item("https://shop-b.test/i/9", {"done": {"text": "B is cheaper: $10"}}, {"is_done": True, "extracted_content": "B is cheaper: $10"}),
+        ]
+    }
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(history))
+    code, out, _ = invoke("ingest", str(path), "--task", "Which shop sells the lamp for less?", "--json")
+    assert code == 0
+    (result,) = json.loads(out)
+    assert result["id"] == result["ids"][0] and len(result["ids"]) == 2 and result["sites"] == ["shop-b.test", "shop-a.test"]
+    for episode_id, site in zip(result["ids"], result["sites"], strict=True):
+        code, out, _ = invoke("memory", "show", episode_id, "--json")
+        shown = json.loads(out)
+        assert code == 0 and shown["domain"] == site and shown["outcome"] == "success"

@@ -72,6 +72,7 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
         )
         assert recorded["status"] == "added" and recorded["steps"] == 6 and recorded["source"].endswith(".trace")
         episode_id = recorded["episode_id"]
+        assert recorded["episode_ids"] == [episode_id]  # every episode the run made (one per site it worked on)
         # The server holds the embedded store only during a call: this process can open it meanwhile.
         with EpisodeStore(home=home) as store:
             stored = store.get(episode_id)
