@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from webcoach.condenser.trace_format import Budget, read_lines
+from webcoach.condenser.trace_format import Budget, is_unzipped_trace, read_lines
 from webcoach.errors import InputError
 from webcoach.settings import input_limits
 
@@ -45,7 +45,8 @@ def trace_files(path: Path) -> list[Path]:
 
 def expand_folders(paths: list[Path]) -> list[Path]:
     """Each folder holding Playwright MCP traces replaced by its traces (oldest first); other paths kept as they are."""
-    return [t for p in paths for t in ((trace_files(p) or [p]) if p.is_dir() else [p])]
+    # An unzipped trace.zip (trace.trace, test.trace, trace.network side by side) is one run, read whole.
+    return [t for p in paths for t in ((trace_files(p) or [p]) if p.is_dir() and not is_unzipped_trace(p) else [p])]
 
 
 def _started(trace: Path) -> tuple[int, float, str]:

@@ -22,7 +22,17 @@ from typing import Any
 from webcoach.condenser.playwright_mcp import is_live_trace, read_live_trace
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.secrets import SECRET_FIELD, secret_field
-from webcoach.condenser.trace_format import dict_, error_message, events, num, read_zip, squeeze, str_
+from webcoach.condenser.trace_format import (
+    dict_,
+    error_message,
+    events,
+    is_unzipped_trace,
+    num,
+    read_folder,
+    read_zip,
+    squeeze,
+    str_,
+)
 from webcoach.condenser.trajectory import HttpFailure, PageMessage, Step, Trajectory
 from webcoach.errors import InputError
 
@@ -98,10 +108,13 @@ class _Raw:
 
 
 def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
-    """Parse a trace.zip written by `context.tracing.stop(path=...)`, or a live trace (a `.trace` file, as Playwright
+    """Parse a trace.zip written by `context.tracing.stop(path=...)` (or the folder it unzips to), or a live trace (a `.trace` file, as Playwright
     MCP writes them; see playwright_mcp.py); every extracted string is redacted."""
     path = Path(path)
-    trace_lines, network_lines = read_live_trace(path) if is_live_trace(path) else read_zip(path)
+    if is_unzipped_trace(path):
+        trace_lines, network_lines = read_folder(path)
+    else:
+        trace_lines, network_lines = read_live_trace(path) if is_live_trace(path) else read_zip(path)
     raw = _Raw()
     for line, event in events(trace_lines):
         raw.events += 1

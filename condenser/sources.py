@@ -11,6 +11,7 @@ from typing import Any
 
 from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
 from webcoach.condenser.redact import Redactor
+from webcoach.condenser.trace_format import is_unzipped_trace
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
 from webcoach.settings import input_limits
@@ -56,7 +57,7 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
         raise InputError(f"{path}: no such file")
     if path.is_dir() and (path / "result.json").is_file() and not trace_files(path):
         path = path / "result.json"  # an Online-Mind2Web task folder: result.json beside trajectory/ screenshots
-    if path.is_dir() and not trace_files(path):
+    if path.is_dir() and not trace_files(path) and not is_unzipped_trace(path):
         raise InputError(
             f"{path}: is a directory with no Playwright MCP traces (traces/*.trace); pass the trace.zip, .trace or history .json inside it"
         )

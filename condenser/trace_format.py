@@ -58,6 +58,27 @@ class Budget:
         )
 
 
+def is_unzipped_trace(path: Path) -> bool:
+    """A folder holding what a trace.zip holds (trace.trace, N-trace.trace, test.trace, *.network, resources/)."""
+    return path.is_dir() and any(TRACE_FILE.search(p.name) for p in path.iterdir() if p.is_file())
+
+
+def read_folder(path: Path) -> tuple[list[str], list[str]]:
+    """(event lines, network lines) of an unzipped trace.zip, read as the zip would be."""
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    traces = [p for p in files if TRACE_FILE.search(p.name)]
+    networks = [p for p in files if NETWORK_FILE.search(p.name)]
+    budget = Budget(path, input_limits())
+    try:
+        read = []
+        for member in (*traces, *networks):
+            with member.open("rb") as raw:
+                read.append(read_lines(raw, member.name, budget))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the trace folder ({exc.strerror or exc})") from exc
+    return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
+
+
 def _member_lines(archive: zipfile.ZipFile, name: str, budget: Budget) -> list[str]:
     """A member's lines, read as a stream: the declared size is checked first (a zip bomb is refused before it is
     inflated) and the real size and line count as it is read (headers can lie), so memory stays bounded."""

@@ -151,9 +151,15 @@ def test_ingest_json_lists_every_site_episode_of_a_two_site_run(tmp_path: Path) 
     history = {
         "history": [
             item(None, {"go_to_url": {"url": "https://shop-a.test/p/1"}}, {"is_done": False}),
-            item("https://shop-a.test/p/1", {"extract_content": {"goal": "price"}}, {"is_done": False, "extracted_content": "$12"}),
+            item(
+                "https://shop-a.test/p/1", {"extract_content": {"goal": "price"}}, {"is_done": False, "extracted_content": "$12"}
+            ),
             item("https://shop-a.test/p/1", {"go_to_url": {"url": "https://shop-b.test/i/9"}}, {"is_done": False}),
-            item("https://shop-b.test/i/9", {"done": {"text": "B is cheaper: $10"}}, {"is_done": True, "extracted_content": "B is cheaper: $10"}),
+            item(
+                "https://shop-b.test/i/9",
+                {"done": {"text": "B is cheaper: $10"}},
+                {"is_done": True, "extracted_content": "B is cheaper: $10"},
+            ),
         ]
     }
     path = tmp_path / "history.json"

@@ -296,3 +296,14 @@ async def test_record_trace_saves_even_when_the_block_fails(site: str, chromium:
     ]
     assert traj.steps[0].action == "goto" and traj.steps[0].http_status == 200
     assert "Kb-Typed-4242" not in repr(traj)
+
+
+def test_an_unzipped_trace_folder_reads_as_its_zip(shop_trace: Path, tmp_path: Path) -> None:
+    from webcoach.condenser.playwright_mcp import expand_folders
+
+    folder = tmp_path / "unzipped"
+    with zipfile.ZipFile(shop_trace) as archive:
+        archive.extractall(folder)
+    zipped, unzipped = load_trajectory(shop_trace), load_trajectory(folder)
+    assert unzipped.steps == zipped.steps and unzipped.http_failures == zipped.http_failures
+    assert expand_folders([folder]) == [folder]  # one run, not one per .trace file inside
