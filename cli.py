@@ -933,7 +933,7 @@ def eval_command(
     import asyncio
 
     browser_use_env()
-    from webcoach.tasks.eval_plan import EvalOptions, plan_eval, run_plan
+    from webcoach.tasks.eval_plan import EvalOptions, check_plan, plan_eval, run_plan
 
     options = EvalOptions(**{k: v for k, v in locals().items() if k in EvalOptions.__dataclass_fields__})
     with one_line_errors():
@@ -947,6 +947,7 @@ def eval_command(
                 power_text(len(plan.tasks), plan_baseline / 100, repeats=repeats, sites=len({t.site for t in plan.tasks}))
             )
             return
+        check_plan(plan)
         folder = plan.config.out_dir
         with eval_progress(folder) as (on_plan, on_result, counts):
             try:

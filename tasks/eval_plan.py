@@ -234,6 +234,13 @@ def _dates(tasks: list[Task], shift: str | None, notes: list[str], today: date) 
     return tasks
 
 
+def check_plan(plan: EvalPlan) -> None:
+    """Refuse a bad or (on --resume) changed set-up now, before anything runs or any progress shows."""
+    from webcoach.tasks.evaluate import preflight
+
+    preflight(plan.tasks, plan.config)
+
+
 async def run_plan(
     plan: EvalPlan,
     *,

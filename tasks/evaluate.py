@@ -283,6 +283,19 @@ def _site(config: EvalConfig, tasks: Sequence[Task], port: int) -> Iterator[str 
             yield base
 
 
+def preflight(tasks: Sequence[Task], config: EvalConfig) -> None:
+    """The checks `evaluate` makes before any browser starts (settings; on --resume, that nothing changed), for a
+    caller that wants them before it shows progress."""
+    _check(config)
+    if config.resume:
+        judge = make_judge(config.judge, screenshots=config.screenshots, base_url=config.judge_base_url, seed=config.seed)
+        mine = take_shard(tasks, config.shard)
+        every = plan_jobs(mine, config, {t.id: i for i, t in enumerate(tasks)})
+        eval_state.check_resume(
+            config.out_dir, eval_state.read_manifest(config.out_dir), _manifest(config, mine, judge, len(every))
+        )
+
+
 async def evaluate(
     tasks: Sequence[Task],
     config: EvalConfig,

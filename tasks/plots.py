@@ -59,6 +59,8 @@ def _differences(report: Report, out_dir: Path) -> Path | None:
     figure = _figure_class()
     rows: list[tuple[str, float, tuple[float, float], bool]] = []
     for c in report.paired:
+        if not c.tasks:
+            continue
         rows.append((f"{c.b} - {c.a}: all (n={c.tasks} tasks)", c.diff, c.ci, True))
         if len(report.site_paired) > 1:
             for site, comparisons in report.site_paired.items():

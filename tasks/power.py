@@ -64,8 +64,9 @@ class PowerRow:
 @dataclass(frozen=True, kw_only=True)
 class PowerPlan:
     tasks: int
-    baseline_rate: float
+    baseline_rate: float  # the rate the figures assume
     rows: list[PowerRow]
+    observed_rate: float | None = None  # the run's own baseline rate, when it had to be moved into range
 
     @property
     def low(self) -> bool:
@@ -78,9 +79,12 @@ class PowerPlan:
         need = [tasks_needed(self.baseline_rate, LIFTS[-1], r) for r in (RHOS[-1], RHOS[0])]
         five = tasks_needed(self.baseline_rate, LIFTS[0], RHOS[0])
         head = "LOW POWER: " if self.low else ""
+        start = f"{100 * self.baseline_rate:.0f}%"
+        if self.observed_rate is not None:
+            start += f" (this run's {100 * self.observed_rate:.0f}% moved into range)"
         return (
             f"{head}n={self.tasks} tasks gives {100 * at:.0f}% power to show +14 pts (the WebCoach paper's lift) from "
-            f"{100 * self.baseline_rate:.0f}%; 80% power needs {need[0]}-{need[1]} tasks for +14 pts and ~{five:,} for "
+            f"{start}; 80% power needs {need[0]}-{need[1]} tasks for +14 pts and ~{five:,} for "
             "+5 pts (one run each; repeats do not add tasks)"
         )
 
@@ -93,7 +97,7 @@ def plan(tasks: int, baseline_rate: float = 0.5) -> PowerPlan:
         for lift in LIFTS
         for rho in RHOS
     ]
-    return PowerPlan(tasks=tasks, baseline_rate=rate, rows=rows)
+    return PowerPlan(tasks=tasks, baseline_rate=rate, rows=rows, observed_rate=baseline_rate if rate != baseline_rate else None)
 
 
 def power_text(tasks: int, baseline_rate: float = 0.5, *, repeats: int = 1, sites: int | None = None) -> str:

@@ -77,6 +77,9 @@ def headline(report: Report) -> list[str]:
     if report.judge_note:
         lines.append(report.judge_note)
     for c in report.paired:
+        if not c.tasks:
+            lines.append(f"{c.b} vs {c.a}: no task that both finished without an error or outage: nothing to compare")
+            continue
         a, b = (next(x for x in report.arms if x.arm == arm) for arm in (c.a, c.b))
         lines.append(
             f"{c.b} {_pct(b.rate)} vs {c.a} {_pct(a.rate)}: {_pts(c.diff)} (95% CI {_pts(c.ci[0])} to {_pts(c.ci[1])}), "
