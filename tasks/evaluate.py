@@ -395,14 +395,16 @@ class _Outage(Exception):
 
 
 def _time_limit(seconds: float | None) -> tuple[dict[str, Any], Callable[[], bool]]:
-    """Agent kwargs that stop the agent at its next step once `seconds` have passed, and a check whether it did."""
+    """Agent kwargs that stop the agent at its next step once `seconds` have passed since it first checked (its
+    browser started: a slow browser start never leaves a run with no step at all), and a check whether it did."""
     if seconds is None:
         return {}, lambda: False
-    started = time.monotonic()
+    started: list[float] = []
     hit = [False]
 
     async def should_stop() -> bool:
-        hit[0] = hit[0] or time.monotonic() - started > seconds
+        started[:] = started or [time.monotonic()]
+        hit[0] = hit[0] or time.monotonic() - started[0] > seconds
         return hit[0]
 
     return {"register_should_stop_callback": should_stop}, lambda: hit[0]

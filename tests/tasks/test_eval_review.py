@@ -121,6 +121,8 @@ def test_webvoyager_sites_that_are_down_are_outages_not_failures(tmp_path: Path,
     rows = read_results(out / "results.jsonl")
     assert len(rows) == 4 and all(r.outage and r.outage.startswith("health check:") for r in rows)
     assert server.requests == []  # no agent ran, no judge was asked
+    retried = CliRunner().invoke(app, [*args, "--out", str(out), "--resume"])
+    assert retried.exit_code == 0 and "4 runs to do" in retried.output  # the site may be back: every arm runs again
 
     # Without the health check the agents run: the start page never loads, and that is an outage too.
     out = tmp_path / "unchecked"
@@ -144,3 +146,26 @@ def test_webvoyager_sites_that_are_down_are_outages_not_failures(tmp_path: Path,
     assert report.exit_code == 0, report.output
     assert "OUTAGES: 2 task run(s) met a site that was down" in report.output
     assert "4 outage run(s)" in report.output and "Outages (not counted in any arm" in report.output
+
+
+async def test_a_per_task_time_limit_stops_the_agent_and_counts_as_a_failure(tmp_path: Path, chromium: str) -> None:
+    from webcoach.hooks.scripted import ScriptedLLM
+    from webcoach.tasks.evaluate import EvalConfig, evaluate
+    from webcoach.tasks.taskset import SAMPLE_TASKS, load_tasks
+
+    def wandering(task: object) -> ScriptedLLM:
+        return ScriptedLLM([[{"scroll": {"down": True}}]] * 20 + [[{"done": {"text": "done", "success": True}}]])
+
+    config = EvalConfig(
+        out_dir=tmp_path / "run",
+        model=wandering,
+        judge="agent",
+        arms=("baseline",),
+        browser=chromium,
+        max_steps=25,
+        time_limit_s=0.5,
+    )
+    run = await evaluate(load_tasks(SAMPLE_TASKS)[:1], config)
+    (row,) = run.results
+    assert row.time_limited and row.error is None and row.steps < 20 and not row.judged_success
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["time_limit_s"] == 0.5
