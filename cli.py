@@ -822,7 +822,11 @@ def eval_command(
     seed: Annotated[int, typer.Option("--seed", help="First MiniWoB++ seed.")] = 0,
     sites: Annotated[str | None, typer.Option("--sites", help="Only these sites (web_name), comma-separated.")] = None,
     ids: Annotated[str | None, typer.Option("--ids", help="Only these task ids, comma-separated.")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N tasks (after --sites/--ids).")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="A sample of N tasks (after --sites/--ids): seeded, spread evenly over the sites."),
+    ] = None,
+    sample_seed: Annotated[int, typer.Option("--sample-seed", help="Seed of the --limit sample.")] = 0,
     answers: Annotated[
         Path | None,
         typer.Option("--answers", help="WebVoyager reference answers (kept with each result; the judge never sees them)."),
@@ -895,18 +899,55 @@ def eval_command(
     headless: Annotated[bool, typer.Option("--headless/--headed", help="Show the browser windows or not.")] = True,
     browser: Annotated[str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: found on PATH).")] = None,
     embedder: Embedder = None,
+    health_check: Annotated[
+        bool,
+        typer.Option(
+            "--health-check/--no-health-check",
+            help="Check each task's site answers before running it; runs on a site that is down are outages, not failures.",
+        ),
+    ] = True,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds per task; the agent stops at its next step (a failure).")
+    ] = None,
+    coach_k: Annotated[int | None, typer.Option("--coach-k", help="Past episodes the coach weighs (default 5).")] = None,
+    coach_min_similarity: Annotated[
+        float | None, typer.Option("--coach-min-similarity", help="Similarity below which an episode is ignored (0.35).")
+    ] = None,
+    coach_max_interventions: Annotated[
+        int | None, typer.Option("--coach-max-interventions", help="Advice budget per run (default 3).")
+    ] = None,
+    coach_min_steps_between: Annotated[
+        int | None, typer.Option("--coach-min-steps-between", help="Agent steps between two pieces of advice (default 2).")
+    ] = None,
+    coach_timeout: Annotated[
+        float | None, typer.Option("--coach-timeout", help="Seconds a step waits for the coach (default 5).")
+    ] = None,
+    plan_only: Annotated[
+        bool, typer.Option("--plan", help="Print the selection and the comparison's statistical power, then stop.")
+    ] = False,
+    plan_baseline: Annotated[
+        float, typer.Option("--plan-baseline", help="Expected baseline success rate in %, for --plan.")
+    ] = 50.0,
 ) -> None:
     """Run agents on a benchmark, with and without the coach, judge each run and append it to OUT/results.jsonl."""
     import asyncio
 
     browser_use_env()
-    from webcoach.tasks.eval_plan import EvalOptions, plan_eval, run_plan
+    from webcoach.tasks.eval_plan import EvalOptions, check_plan, plan_eval, run_plan
 
     options = EvalOptions(**{k: v for k, v in locals().items() if k in EvalOptions.__dataclass_fields__})
     with one_line_errors():
         plan = plan_eval(options)
         for note in plan.notes:
             err.print(f"note: {note}", markup=False)
+        if plan_only:
+            from webcoach.tasks.power import power_text
+
+            sys.stdout.write(
+                power_text(len(plan.tasks), plan_baseline / 100, repeats=repeats, sites=len({t.site for t in plan.tasks}))
+            )
+            return
+        check_plan(plan)
         folder = plan.config.out_dir
         with eval_progress(folder) as (on_plan, on_result, counts):
             try:

@@ -23,9 +23,14 @@ class AnthropicModel:
         client: anthropic.AsyncAnthropic | None = None,
         max_tokens: int = 2048,
         timeout_s: float = 60.0,
+        temperature: float | None = 0.0,
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
+        # 0, as every webcoach role (coach, condenser, judge) is documented to run. This SDK's create() has no
+        # temperature argument, so it goes in the request body; a model that refuses it is asked again without it,
+        # and `temperature` then says None (run.json records what was really sent).
+        self.temperature = temperature
         self._injected = client is not None
         if client is None:
             if not os.environ.get("ANTHROPIC_API_KEY"):
@@ -36,6 +41,24 @@ class AnthropicModel:
     @property
     def name(self) -> str:
         return f"anthropic:{self.model}"
+
+    async def _create(self, system: str, content: Any, kwargs: dict[str, Any]) -> Any:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "system": system,
+            "messages": [{"role": "user", "content": content}],
+            **kwargs,
+        }
+        if self.temperature is None:
+            return await self._client.messages.create(**request)
+        try:
+            return await self._client.messages.create(**request, extra_body={"temperature": self.temperature})
+        except anthropic.BadRequestError as exc:
+            if "temperature" not in str(exc).lower():
+                raise
+            self.temperature = None  # this model takes no sampling settings: say so rather than fail every call
+            return await self._client.messages.create(**request)
 
     async def complete(
         self, system: str, prompt: str, *, schema: dict[str, Any] | None = None, images: Sequence[bytes] = ()
@@ -56,13 +79,7 @@ class AnthropicModel:
                 for i in images
             ]
         try:
-            message = await self._client.messages.create(
-                model=self.model,
-                max_tokens=self.max_tokens,
-                system=system,
-                messages=[{"role": "user", "content": content}],
-                **kwargs,
-            )
+            message = await self._create(system, content, kwargs)
         except anthropic.APIError as exc:
             raise ModelError(f"anthropic request failed: {type(exc).__name__}: {exc}") from exc
         usage = getattr(message, "usage", None)

@@ -98,8 +98,12 @@ class RunResult:
     excluded: list[str] = field(default_factory=list)  # episode ids kept from the coach (see CoachingSession.exclude)
 
 
-def browser_llm(spec: str | Any, *, base_url: str | None = None, seed: int | None = None, **kwargs: Any) -> Any:
-    """A browser-use chat model from 'PROVIDER:MODEL' (or any object already implementing browser-use's protocol)."""
+def browser_llm(
+    spec: str | Any, *, base_url: str | None = None, seed: int | None = None, temperature: float | None = None, **kwargs: Any
+) -> Any:
+    """A browser-use chat model from 'PROVIDER:MODEL' (or any object already implementing browser-use's protocol).
+    OpenAI-compatible servers always decode at temperature 0; a hosted provider gets `temperature` and `seed` where
+    its class takes them (the eval passes 0 and its seed; otherwise browser-use's defaults stand)."""
     if not isinstance(spec, str):
         return spec
     provider, _, model = spec.partition(":")
@@ -120,9 +124,16 @@ def browser_llm(spec: str | Any, *, base_url: str | None = None, seed: int | Non
     attr, key = PROVIDERS[provider]
     if key and not os.environ.get(key):
         raise ConfigError(f"Set the {key} environment variable to use {spec}")
+    import dataclasses
+
     import browser_use
 
-    return getattr(browser_use, attr)(model=model, **kwargs)
+    chat = getattr(browser_use, attr)
+    takes = {f.name for f in dataclasses.fields(chat)} if dataclasses.is_dataclass(chat) else set()
+    if provider == "anthropic":
+        takes = set()  # the anthropic SDK's create() takes neither (browser-use would pass them and fail every step)
+    decoding = {"temperature": temperature, "seed": seed}
+    return chat(model=model, **{k: v for k, v in decoding.items() if v is not None and k in takes}, **kwargs)
 
 
 def scripted_llm(path: Path) -> Any:

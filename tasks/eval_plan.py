@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from webcoach.coach.coach import CoachConfig
 from webcoach.errors import ConfigError
+from webcoach.tasks.environment import file_record
 from webcoach.tasks.evaluate import EvalConfig, EvalRun, evaluate
 from webcoach.tasks.results import TaskResult
 from webcoach.tasks.taskset import Task, load_answers, load_tasks, parse_shard, select, with_answers
@@ -31,6 +33,7 @@ class EvalOptions:
     sites: str | None = None
     ids: str | None = None
     limit: int | None = None
+    sample_seed: int = 0  # --limit's seeded, site-stratified sample
     answers: Path | None = None
     date_shift: str | None = None  # 'auto' or a number of years (WebVoyager's past dates)
     order_seed: int | None = None
@@ -60,6 +63,13 @@ class EvalOptions:
     headless: bool = True
     browser: str | None = None
     embedder: str | None = None
+    health_check: bool = True
+    time_limit: float | None = None  # seconds per task
+    coach_k: int | None = None
+    coach_min_similarity: float | None = None
+    coach_max_interventions: int | None = None
+    coach_min_steps_between: int | None = None
+    coach_timeout: float | None = None
 
 
 @dataclass(kw_only=True)
@@ -78,6 +88,26 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def coach_config(o: EvalOptions) -> CoachConfig:
+    """The coach's budget and thresholds: the options given, CoachConfig's defaults for the rest."""
+    given = {
+        "k": o.coach_k,
+        "min_similarity": o.coach_min_similarity,
+        "max_interventions": o.coach_max_interventions,
+        "min_steps_between": o.coach_min_steps_between,
+        "timeout_s": o.coach_timeout,
+    }
+    config = CoachConfig(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+    if config.k < 1 or config.max_interventions < 0 or config.min_steps_between < 0 or config.timeout_s <= 0:
+        raise ConfigError(
+            "coach settings out of range: --coach-k >= 1, --coach-max-interventions >= 0, "
+            "--coach-min-steps-between >= 0, --coach-timeout > 0"
+        )
+    if not 0.0 <= config.min_similarity <= 1.0:
+        raise ConfigError(f"--coach-min-similarity {config.min_similarity:g} is not between 0 and 1")
+    return config
+
+
 def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
     """Load and select the tasks, shuffle them when asked, check dates, and build the run's EvalConfig."""
     from webcoach.hooks.browser_session import find_chromium
@@ -88,6 +118,13 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
         raise ConfigError(f"give a task file or --suite {' / '.join(SUITES)} (one of them)")
     if o.suite is not None and o.suite not in SUITES:
         raise ConfigError(f"unknown suite {o.suite!r}: the built-in suites are {', '.join(SUITES)}")
+    shard = parse_shard(o.shard) if o.shard else None
+    if o.suite != "miniwob" and o.judge is None:
+        raise ConfigError(
+            "no --judge: pass an LLM judge (--judge openai:MODEL, anthropic:MODEL, vllm:MODEL, ...), or --judge agent "
+            "to score runs by the agent's own claim (the report's headline then says so)"
+        )
+    today = today or _recorded_today(o) or date.today()
     notes: list[str] = []
     answers = o.answers
     if o.suite == "miniwob":
@@ -104,13 +141,13 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
         source = f"{o.suite or 'file'}:{path.name} sha256:{_sha(path) if path.is_file() else '?'}"
     if answers is not None:
         chosen = with_answers(chosen, load_answers(answers))
-    chosen = select(chosen, sites=csv(o.sites), ids=csv(o.ids), limit=o.limit)
+    chosen = select(chosen, sites=csv(o.sites), ids=csv(o.ids), limit=o.limit, seed=o.sample_seed)
     chosen = _dates(chosen, o.date_shift, notes, today)
     if o.order_seed is not None:
         # Site-grouped file order confounds the learning curve with the sites: shuffle it, reproducibly.
         random.Random(o.order_seed).shuffle(chosen)
-    if o.suite is None and o.judge is None:
-        notes.append("no --judge given: success is the agent's own claim (pass --judge anthropic:MODEL or openai:MODEL)")
+    if o.judge == "agent":
+        notes.append("--judge agent: success is the agent's own claim, checked by no judge (the report says so)")
     if o.suite == "miniwob" and o.allow_scripts:
         notes.append("--allow-scripts: the agent may run page scripts, so it can forge MiniWoB++ rewards")
     config = EvalConfig(
@@ -121,7 +158,7 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
         concurrency=o.concurrency,
         max_steps=o.max_steps,
         resume=o.resume,
-        shard=parse_shard(o.shard) if o.shard else None,
+        shard=shard,
         repeats=o.repeats,
         order_seed=o.order_seed,
         memory=o.memory,
@@ -141,16 +178,42 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
         browser=find_chromium(o.browser),
         site=o.site_url,
         calculate_cost=o.cost,
+        coach=coach_config(o),
+        health_check=o.health_check,
+        time_limit_s=o.time_limit,
         provenance={
             "task_source": source,
             "answers": str(answers) if answers else None,
-            "selection": {"sites": o.sites, "ids": o.ids, "limit": o.limit, "date_shift": o.date_shift},
+            "answers_file": file_record(answers),
+            "selection": {
+                "sites": o.sites,
+                "ids": o.ids,
+                "limit": o.limit,
+                "sample_seed": o.sample_seed if o.limit is not None else None,
+                "date_shift": o.date_shift,
+                # the day --date-shift auto moved dates to follow (a rerun on another day would move them otherwise)
+                "date_shift_today": today.isoformat() if o.date_shift is not None else None,
+            },
+            "miniwob_seed": o.seed if o.suite == "miniwob" else None,
         },
     )
     return EvalPlan(tasks=chosen, config=config, notes=notes, suite=o.suite)
 
 
-def _dates(tasks: list[Task], shift: str | None, notes: list[str], today: date | None) -> list[Task]:
+def _recorded_today(o: EvalOptions) -> date | None:
+    """On --resume, the day the run's --date-shift followed when it started (so its questions stay the same)."""
+    if not o.resume or o.out_dir is None or o.date_shift is None:
+        return None
+    from webcoach.tasks.eval_state import read_manifest
+
+    recorded = ((read_manifest(o.out_dir) or {}).get("selection") or {}).get("date_shift_today")
+    try:
+        return date.fromisoformat(recorded) if isinstance(recorded, str) else None
+    except ValueError:
+        return None
+
+
+def _dates(tasks: list[Task], shift: str | None, notes: list[str], today: date) -> list[Task]:
     from webcoach.tasks.webvoyager import shift_dates, stale_tasks
 
     if shift is not None:
@@ -169,6 +232,13 @@ def _dates(tasks: list[Task], shift: str | None, notes: list[str], today: date |
         ids = ", ".join(t.id for t in stale[:5]) + (" ..." if len(stale) > 5 else "")
         notes.append(f"WARNING: {len(stale)} task(s) name dates that have passed ({ids}): pass --date-shift auto to move them")
     return tasks
+
+
+def check_plan(plan: EvalPlan) -> None:
+    """Refuse a bad or (on --resume) changed set-up now, before anything runs or any progress shows."""
+    from webcoach.tasks.evaluate import preflight
+
+    preflight(plan.tasks, plan.config)
 
 
 async def run_plan(

@@ -1,9 +1,11 @@
 """One eval job's result row: what the judge said, what the run cost per LLM role, which of the task's own earlier
-episodes were kept from its coaching, and the failure modes of the condensed run (for the report's error categories)."""
+episodes were kept from its coaching, the failure modes of the condensed run (for the report's error categories),
+where the run ended (and whether off the task's site), and whether its site was down (an outage, not a failure)."""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +27,15 @@ log = logging.getLogger("webcoach")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+# `--date-shift` moves only the years in a question: a task is the same task whatever year it names, so an episode of
+# it from a run with another shift is still its own (and must not coach it).
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# What browser-use's initial navigation reports when the start page cannot be reached at all.
+_UNREACHABLE = re.compile(r"navigation failed|site unavailable|net::ERR_", re.IGNORECASE)
+
+
 def _norm(text: str | None) -> str:
-    return " ".join((text or "").lower().split())
+    return _YEAR.sub("YYYY", " ".join((text or "").lower().split()))
 
 
 def _place(url: str | None) -> str | None:
@@ -41,7 +50,8 @@ def _place(url: str | None) -> str | None:
 
 
 def same_task(task: Task, url: str) -> Callable[[Episode], bool]:
-    """True for an episode of this very task: the same question (case and spacing aside) on the same start page."""
+    """True for an episode of this very task: the same question (case, spacing and the years a date shift moves
+    aside) on the same start page. Episodes keep no task id; a task's id fixes its question up to those years."""
     question, place = _norm(task.question), _place(url)
 
     def check(episode: Episode) -> bool:
@@ -51,6 +61,63 @@ def same_task(task: Task, url: str) -> Callable[[Episode], bool]:
         return there is None or place is None or there == place
 
     return check
+
+
+def site_of(url: str | None) -> str | None:
+    """The site a URL is on: host:port for a locally served site, the registrable domain on the web; None for a page
+    that is no site (about:blank, chrome-error://, a new tab)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "file"):
+        return None
+    if parts.scheme == "file":
+        return "file:"
+    if parts.hostname in _LOOPBACK:
+        return parts.netloc
+    return domain_of(url)
+
+
+def final_url(history: Any) -> str | None:
+    """The last page the run was on (the last step's URL that names a page)."""
+    urls = [u for u in (history.urls() if history is not None else []) if u]
+    return urls[-1] if urls else None
+
+
+def ended_off_site(start_url: str, end_url: str | None) -> bool | None:
+    """True when the run ended on another site than the task's; None when either end is unknown."""
+    start, end = site_of(start_url), site_of(end_url)
+    if start is None or end is None:
+        return None
+    return start != end
+
+
+def start_never_loaded(history: Any) -> str | None:
+    """Why the start page never loaded (the initial navigation failed to reach the site), else None."""
+    items = getattr(history, "history", None) or []
+    if not items:
+        return None
+    for result in getattr(items[0], "result", None) or []:
+        error = getattr(result, "error", None)
+        if error and _UNREACHABLE.search(str(error)):
+            return f"the start page never loaded: {str(error).splitlines()[0][:200]}"
+    return None
+
+
+def outage_row(common: dict[str, Any], why: str, usage: dict[str, RoleUsage], run: RunResult | None = None) -> TaskResult:
+    """A run whose site was down: not judged, not stored, out of every rate; --resume runs its task again."""
+    end = final_url(run.history) if run is not None else None
+    return TaskResult(
+        **common,
+        success=False,
+        verdict=None,
+        judge_reason="not judged: the site was down",
+        outage=why,
+        final_url=end,
+        steps=run.history.number_of_steps() if run is not None else 0,
+        seconds=run.seconds if run is not None else 0.0,
+        usage=usage,
+    )
 
 
 def usage_of(meter: UsageMeter, history: Any, with_cost: bool) -> dict[str, RoleUsage]:
@@ -76,12 +143,23 @@ def error_row(common: dict[str, Any], exc: Exception, usage: dict[str, RoleUsage
 
 
 async def finished_row(
-    common: dict[str, Any], run: RunResult, verdict: Verdict, judge_seconds: float, usage: dict[str, RoleUsage], out: Path
+    common: dict[str, Any],
+    run: RunResult,
+    verdict: Verdict,
+    judge_seconds: float,
+    usage: dict[str, RoleUsage],
+    out: Path,
+    *,
+    time_limited: bool = False,
 ) -> TaskResult:
     history = run.history
     agent = usage.get("agent")
+    end = final_url(history)
     return TaskResult(
         **common,
+        final_url=end,
+        off_site=ended_off_site(common["start_url"], end),
+        time_limited=time_limited,
         success=verdict.success is True,
         verdict=verdict.success,
         judge_reason=verdict.reason,

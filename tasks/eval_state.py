@@ -1,7 +1,8 @@
 """What an eval's output folder keeps between invocations, and what a killed run leaves behind.
 
-- run.json: the run's provenance (model, judge, task source, selection, seeds, dates, webcoach version), checked on
-  --resume so a run is never continued with other settings, and read by `webcoach report`.
+- run.json: the run's provenance (model, judge and its prompt, task source, selection, seeds, coach settings, memory
+  snapshot, package, browser and code versions, dates), checked on --resume so a run is never continued with any
+  other setting, and read by `webcoach report`.
 - One invocation per folder at a time (a lock file), so cleaning up after a killed run never touches a live one.
 - Browser profiles live under OUT/profiles while their agent runs: a SIGKILL leaves them, and their Chromium
   processes, behind; the next start kills those processes (found by their --user-data-dir under that folder) and
@@ -41,20 +42,9 @@ if TYPE_CHECKING:
 
 RUN_FILE = "run.json"
 PROFILES = "profiles"
-# Settings a resumed run must share with the run it continues (and that runs merged in one report should share).
-SAME_RUN = (
-    "arms",
-    "model",
-    "base_url",
-    "judge",
-    "task_source",
-    "shard",
-    "tasks",
-    "max_steps",
-    "repeats",
-    "condenser_llm",
-    "coach_llm",
-)
+# What run.json records that may differ between the invocations of one run: every other key is a setting (or the
+# code, packages and browser it ran on), and --resume refuses a change to any of them.
+VOLATILE = ("started_at", "updated_at", "finished_at", "site_port", "embedder_used")
 # A loopback host:port, with or without its scheme (condensed routes keep "127.0.0.1:PORT/path").
 _LOOPBACK = re.compile(r"\b(https?://)?(?:127\.0\.0\.1|localhost|\[::1\]):\d+")
 _PORTS = (20000, 40000)
@@ -86,18 +76,26 @@ def read_manifest(out_dir: Path) -> dict[str, Any] | None:
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     tmp = out_dir / f".{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    tmp.write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
     os.replace(tmp, out_dir / RUN_FILE)  # a kill mid-write leaves the old file, never half of one
 
 
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_resume(out_dir: Path, before: dict[str, Any] | None, manifest: dict[str, Any]) -> None:
+    """Refuse, in one line, to continue a run with any setting other than the one it was started with."""
     if before is None:
         return
+    manifest = json.loads(json.dumps(manifest, default=str))  # as it will be read back (tuples become lists)
     # Keys an older webcoach did not record are not compared: its runs can still be resumed.
-    changed = [k for k in SAME_RUN if k in before and before.get(k) != manifest.get(k)]
+    changed = [k for k in before if k not in VOLATILE and k in manifest and before.get(k) != manifest.get(k)]
     if changed:
+        what = "; ".join(f"{k} {_short(before.get(k))} -> {_short(manifest.get(k))}" for k in changed)
         raise ConfigError(
-            f"{out_dir} was started with other {', '.join(changed)}: resume with the options it was started with, "
+            f"{out_dir} was started with other settings ({what}): resume with the options it was started with, "
             "or choose another --out"
         )
 

@@ -16,6 +16,11 @@ Concurrency: `concurrency` workers take jobs in that order, each agent in its ow
 from runs that have FINISHED: with one worker, task i sees every earlier task's episode; with N workers, up to ~N/2
 earlier tasks of the coach arm may still be running when task i starts. Use concurrency 1 for a strict learning curve.
 
+Outages: before each job the task's start page gets a health check (tasks/health.py); a job whose site is down is not
+run, and a run whose start page never loaded is not judged and not stored. Such rows carry `outage`: out of both arms'
+rates (the report drops the whole (task, repeat) unit), out of memory, counted in the report, and run again (every
+arm of the unit) by --resume. A per-task time limit stops the agent at its next step (a failure, judged as usual).
+
 A crash, Ctrl-C or SIGKILL loses only the tasks under way: an episode is stored before its result row is written, and
 `resume=True` skips every (arm, task, repeat) already in results.jsonl (running again the harness errors), stores again
 any episode a row cites that memory lacks, and first kills the browsers a killed run left behind (see eval_state).
@@ -30,7 +35,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +45,29 @@ from webcoach.hooks.browser_use import Label
 from webcoach.hooks.runner import RunOptions, RunResult, browser_llm, run_task, slug
 from webcoach.llm import metered
 from webcoach.settings import check_namespace
-from webcoach.tasks import eval_state
-from webcoach.tasks.eval_rows import error_row, finished_row, same_task, usage_of
+from webcoach.tasks import environment, eval_state
+from webcoach.tasks.eval_rows import (
+    ended_off_site,
+    error_row,
+    final_url,
+    finished_row,
+    outage_row,
+    same_task,
+    start_never_loaded,
+    usage_of,
+)
+from webcoach.tasks.health import check_site
 from webcoach.tasks.judge import AgentJudge, Evidence, Judge, Verdict, make_judge
 from webcoach.tasks.miniwob import SCRIPT_ACTIONS, RewardProbe
-from webcoach.tasks.results import TaskResult, append_result, cut_partial_line, finished, read_results, results_path
+from webcoach.tasks.results import (
+    TaskResult,
+    append_result,
+    cut_partial_line,
+    finished,
+    latest,
+    read_results,
+    results_path,
+)
 from webcoach.tasks.site import SITES_DIR, serve
 from webcoach.tasks.taskset import Task, take_shard
 
@@ -89,6 +112,8 @@ class EvalConfig:
     site: str | Path | None = None  # for `{site}` URLs: a base URL, or a folder to serve (default: the bundled sites)
     calculate_cost: bool = False  # let browser-use price tokens (it fetches a price list)
     max_errors_in_a_row: int = 5  # harness errors in a row that stop the run (a broken browser or provider)
+    health_check: bool = True  # check each task's start page is reachable before running it (outages are not failures)
+    time_limit_s: float | None = None  # stop an agent at its next step after this long (a failure, judged as usual)
     provenance: dict[str, Any] = field(default_factory=dict)  # task source, selection, seeds: kept in run.json
 
 
@@ -132,8 +157,12 @@ def _check(config: EvalConfig) -> None:
         raise ConfigError(f"concurrency must be at least 1, not {config.concurrency}")
     if config.repeats < 1:
         raise ConfigError(f"repeats must be at least 1, not {config.repeats}")
+    if config.time_limit_s is not None and config.time_limit_s <= 0:
+        raise ConfigError(f"the per-task time limit must be positive, not {config.time_limit_s:g} seconds")
     if isinstance(config.model, str):
-        browser_llm(config.model, base_url=config.base_url)  # a bad spec, key or script: stop now, not once per task
+        browser_llm(
+            config.model, base_url=config.base_url, seed=config.seed, temperature=0.0
+        )  # a bad spec, key or script: stop now, not once per task
 
 
 def _name(model: object) -> str | None:
@@ -142,10 +171,42 @@ def _name(model: object) -> str | None:
     return str(getattr(model, "name", None) or getattr(model, "__name__", None) or type(model).__name__)
 
 
+def _scripted_file(model: object) -> dict[str, Any] | None:
+    if isinstance(model, str) and model.startswith("scripted:"):
+        return environment.file_record(model.partition(":")[2])
+    return None
+
+
+def agent_decoding(config: EvalConfig) -> dict[str, Any] | None:
+    """The decoding settings the agent's model really gets (None for a model object or a scripted model)."""
+    if not isinstance(config.model, str) or config.model.startswith("scripted:"):
+        return None
+    provider = config.model.partition(":")[0]
+    if provider == "anthropic" or (provider == "ollama" and not config.base_url):
+        return {"temperature": None, "seed": None, "note": f"browser-use's {provider} client takes no temperature or seed"}
+    return {"temperature": 0.0, "seed": config.seed}
+
+
 def _manifest(config: EvalConfig, tasks: Sequence[Task], judge: Judge, planned: int) -> dict[str, Any]:
     return {
+        "agent_decoding": agent_decoding(config),
         **config.provenance,
         "webcoach_version": eval_state.webcoach_version(),
+        "code_revision": environment.code_revision(),
+        "packages": environment.package_versions(),
+        "browser_version": environment.browser_version(config.browser),
+        "memory_snapshot": environment.file_record(config.memory),
+        "scripted_model": _scripted_file(config.model),
+        "embedder": config.embedder,
+        "coach_config": asdict(config.coach),
+        "judge_config": judge.describe(),
+        "concurrency": config.concurrency,
+        "screenshots": config.screenshots,
+        "learn_from_judge": config.learn_from_judge,
+        "health_check": config.health_check,
+        "time_limit_s": config.time_limit_s,
+        "chroma_url": config.chroma_url,
+        "site": str(config.site) if isinstance(config.site, str) else None,
         "arms": list(config.arms),
         "model": _name(config.model),
         "base_url": config.base_url,
@@ -222,6 +283,19 @@ def _site(config: EvalConfig, tasks: Sequence[Task], port: int) -> Iterator[str 
             yield base
 
 
+def preflight(tasks: Sequence[Task], config: EvalConfig) -> None:
+    """The checks `evaluate` makes before any browser starts (settings; on --resume, that nothing changed), for a
+    caller that wants them before it shows progress."""
+    _check(config)
+    if config.resume:
+        judge = make_judge(config.judge, screenshots=config.screenshots, base_url=config.judge_base_url, seed=config.seed)
+        mine = take_shard(tasks, config.shard)
+        every = plan_jobs(mine, config, {t.id: i for i, t in enumerate(tasks)})
+        eval_state.check_resume(
+            config.out_dir, eval_state.read_manifest(config.out_dir), _manifest(config, mine, judge, len(every))
+        )
+
+
 async def evaluate(
     tasks: Sequence[Task],
     config: EvalConfig,
@@ -248,7 +322,8 @@ async def evaluate(
             raise ConfigError(f"{out} already holds results: pass --resume to continue that run, or choose another --out")
         before = eval_state.read_manifest(out) if config.resume else None
         rows = read_results(path) if config.resume and path.exists() else []
-        done = finished(rows)
+        down = {(r.task_id, r.repeat) for r in latest(rows) if r.outage is not None and r.error is None}
+        done = {k for k in finished(rows) if (k[1], k[2]) not in down}  # a unit whose site was down runs again whole
         every = plan_jobs(mine, config, order)
         manifest = _manifest(config, mine, judge, len(every))
         eval_state.check_resume(out, before, manifest)
@@ -272,6 +347,9 @@ async def evaluate(
                 for name in config.arms:
                     arms[name], count = await asyncio.to_thread(_arm, config, name, base, rows)
                     restored += count
+                    store = arms[name].store
+                    if store is not None:
+                        manifest.setdefault("embedder_used", {})[name] = store.embedder.name
                 failing: list[TaskResult] = []  # harness errors since the last run that worked
 
                 async def worker() -> None:
@@ -307,6 +385,31 @@ async def evaluate(
     return EvalRun(out_dir=out, planned=planned, skipped=len(every) - planned, results=added, cleaned=cleaned, restored=restored)
 
 
+class _Outage(Exception):
+    """Raised from the label callback when the start page never loaded: the run is not judged, stored or credited."""
+
+    def __init__(self, why: str, run: RunResult) -> None:
+        super().__init__(why)
+        self.why = why
+        self.run = run
+
+
+def _time_limit(seconds: float | None) -> tuple[dict[str, Any], Callable[[], bool]]:
+    """Agent kwargs that stop the agent at its next step once `seconds` have passed since it first checked (its
+    browser started: a slow browser start never leaves a run with no step at all), and a check whether it did."""
+    if seconds is None:
+        return {}, lambda: False
+    started: list[float] = []
+    hit = [False]
+
+    async def should_stop() -> bool:
+        started[:] = started or [time.monotonic()]
+        hit[0] = hit[0] or time.monotonic() - started[0] > seconds
+        return hit[0]
+
+    return {"register_should_stop_callback": should_stop}, lambda: hit[0]
+
+
 async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, condenser: object, base: str | None) -> TaskResult:
     task = job.task
     run_dir = config.out_dir / "runs" / arm.name / eval_state.run_folder(task.id, job.repeat)
@@ -323,11 +426,20 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
         "judge": judge.name,
         "model": _name(config.model) or "",
     }
+    if config.health_check:
+        down = await asyncio.to_thread(check_site, url)
+        if down is not None:
+            log.warning("webcoach eval: %s: %s (an outage: not run, not counted)", task.id, down)
+            return outage_row(common, down, {})
     probe = RewardProbe(task) if judge.needs_reward else None
     verdicts: list[tuple[Verdict, float]] = []
 
     async def label(run: RunResult) -> Label | None:
+        never = start_never_loaded(run.history)
+        if never is not None:
+            raise _Outage(never, run)  # before the coach stores or credits anything
         started = time.monotonic()
+        end = final_url(run.history)
         verdict = await judge.judge(
             Evidence(
                 task=task,
@@ -337,6 +449,8 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
                 judgement=run.history.judgement(),
                 reward=probe.reward if probe is not None else None,
                 reward_rejected=probe.rejected if probe is not None else None,
+                final_url=end,
+                off_site=ended_off_site(url, end) is True,
             )
         )
         verdicts.append((verdict, time.monotonic() - started))
@@ -344,11 +458,12 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
             return None
         return Label(success=verdict.success, by="agent" if isinstance(judge, AgentJudge) else "judge", reason=verdict.reason)
 
+    stop_kwargs, stopped = _time_limit(config.time_limit_s)
     options = RunOptions(
         max_steps=config.max_steps,
         headless=config.headless,
         browser=config.browser,
-        agent_kwargs=judge.agent_kwargs(),
+        agent_kwargs={**judge.agent_kwargs(), **stop_kwargs},
         history_dir=run_dir,
         screenshots=max(config.screenshots, judge.screenshots),
         signal_handler=False,
@@ -360,7 +475,7 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
         try:
             llm = config.model if isinstance(config.model, str) else config.model(task)
             if isinstance(llm, str):
-                llm = browser_llm(llm, base_url=config.base_url, seed=config.seed)
+                llm = browser_llm(llm, base_url=config.base_url, seed=config.seed, temperature=0.0)
             run = await run_task(
                 task.question,
                 llm=llm,
@@ -373,9 +488,18 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
                 condenser_llm=condenser,
                 episode_path=run_dir / "episode.json" if arm.learns else None,
             )
+        except _Outage as outage:
+            log.warning("webcoach eval: %s: %s (an outage: not judged, not stored)", task.id, outage.why)
+            return outage_row(common, outage.why, usage_of(meter, outage.run.history, False), outage.run)
         except Exception as exc:  # the harness boundary: one broken run must not end a benchmark; --resume retries it
             return error_row(common, exc, usage_of(meter, None, False))
     verdict, judge_seconds = verdicts[0]
     return await finished_row(
-        common, run, verdict, judge_seconds, usage_of(meter, run.history, config.calculate_cost), config.out_dir
+        common,
+        run,
+        verdict,
+        judge_seconds,
+        usage_of(meter, run.history, config.calculate_cost),
+        config.out_dir,
+        time_limited=stopped(),
     )

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 PLOTS_HINT = "plots need matplotlib: pip install 'webcoach[eval]' (or pass --no-plots)"
 TITLES = {
-    "success_by_arm": "Success rate by arm (paired tasks, 95% Wilson interval)",
+    "success_by_arm": "Success rate by arm (paired tasks; 95% CI, task as unit)",
     "learning_curve": "Learning curve: cumulative success over the run order",
     "per_site": "Success rate by site (paired tasks, 95% Wilson interval)",
+    "paired_difference": "Paired difference B - A by task, with its 95% CI (the quantity tested)",
 }
 _STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D")]
 _MIN_BAR = 0.8  # percentage points: the height a 0% bar is drawn at, so it can be seen
@@ -53,8 +54,56 @@ def _bars(ax: Any, xs: list[float], rates: list[float], cis: list[tuple[float, f
         )
 
 
+def _differences(report: Report, out_dir: Path) -> Path | None:
+    """A forest plot: each comparison over all tasks, then per site, as B - A in points with its 95% CI."""
+    figure = _figure_class()
+    rows: list[tuple[str, float, tuple[float, float], bool]] = []
+    for c in report.paired:
+        if not c.tasks:
+            continue
+        rows.append((f"{c.b} - {c.a}: all (n={c.tasks} tasks)", c.diff, c.ci, True))
+        if len(report.site_paired) > 1:
+            for site, comparisons in report.site_paired.items():
+                s = next(x for x in comparisons if (x.a, x.b) == (c.a, c.b))
+                if s.tasks:
+                    rows.append((f"   {site} (n={s.tasks})", s.diff, s.ci, False))
+    if not rows:
+        return None
+    fig = figure(figsize=(7.2, 1.2 + 0.38 * len(rows)))
+    ax = fig.add_subplot()
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, diff, (low, high), overall) in zip(ys, rows, strict=True):
+        colour = "#1f77b4" if overall else "#7f7f7f"
+        ax.errorbar(
+            [100 * diff],
+            [y],
+            xerr=[[100 * (diff - low)], [100 * (high - diff)]],
+            fmt="D" if overall else "o",
+            color=colour,
+            ecolor=colour,
+            capsize=4,
+            markersize=7 if overall else 5,
+            linewidth=2 if overall else 1.2,
+        )
+        ax.annotate(
+            f"{100 * diff:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]",
+            (100 * high, y),
+            xytext=(6, -3),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    ax.axvline(0, color="black", linewidth=0.8, linestyle="--")
+    ax.set_yticks(ys, [label for label, *_ in rows], fontsize=8)
+    ax.set_xlim(-108, 135)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("B - A success rate (percentage points)")
+    ax.set_title(TITLES["paired_difference"], fontsize=9)
+    return _save(fig, out_dir / "paired_difference.png")
+
+
 def plot(report: Report, out_dir: Path) -> list[Path]:
-    """success_by_arm.png, learning_curve.png and (with several sites) per_site.png."""
+    """success_by_arm.png, paired_difference.png (with two arms or more), learning_curve.png and (with several sites)
+    per_site.png."""
     figure = _figure_class()
     from matplotlib.ticker import MaxNLocator
 
@@ -65,11 +114,14 @@ def plot(report: Report, out_dir: Path) -> list[Path]:
     fig = figure(figsize=(1.6 + 1.4 * len(arms), 3.8))
     ax = fig.add_subplot()
     _bars(ax, list(range(len(arms))), [a.rate for a in arms], [a.ci for a in arms], 0.6, color=palette)
-    ax.set_xticks(range(len(arms)), [f"{a.arm}\n(n={a.n})" for a in arms])
+    ax.set_xticks(range(len(arms)), [f"{a.arm}\n({a.tasks} tasks" + (f", {a.n} runs)" if a.n != a.tasks else ")") for a in arms])
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(0, 108)
     ax.set_title(TITLES["success_by_arm"], fontsize=9)
     made.append(_save(fig, out_dir / "success_by_arm.png"))
+    differences = _differences(report, out_dir)
+    if differences is not None:
+        made.append(differences)
 
     fig = figure(figsize=(6.4, 3.8))
     ax = fig.add_subplot()

@@ -25,6 +25,11 @@ MERGE_KEYS = (
     "coach_llm",
     "exclude_same_task",
     "allow_scripts",
+    "coach_config",
+    "judge_config",
+    "agent_decoding",
+    "time_limit_s",
+    "memory_snapshot",
 )
 
 
@@ -42,6 +47,9 @@ class Provenance:
             ("agent model", "model"),
             ("base URL", "base_url"),
             ("judge", "judge"),
+            ("judge prompt sha256", "judge_prompt_sha256"),
+            ("judge temperature", "judge_temperature"),
+            ("agent decoding", "agent_decoding"),
             ("condenser LLM", "condenser_llm"),
             ("coach LLM", "coach_llm"),
             ("task source", "task_source"),
@@ -53,12 +61,32 @@ class Provenance:
             ("LLM seed", "seed"),
             ("order seed", "order_seed"),
             ("same-task episodes excluded", "exclude_same_task"),
+            ("memory snapshot", "memory_snapshot"),
+            ("embedder", "embedder_used"),
+            ("coach", "coach_config"),
+            ("time limit (s)", "time_limit_s"),
+            ("health check", "health_check"),
+            ("concurrency", "concurrency"),
+            ("code revision", "code_revision"),
+            ("packages", "packages"),
+            ("browser", "browser_version"),
+            ("scripted model", "scripted_model"),
+            ("answers file", "answers_file"),
             ("started", "started_at"),
             ("finished", "finished_at"),
         ):
-            values = list(dict.fromkeys(_show(m.get(key)) if m else "?" for _, m in self.runs))
+            values = list(dict.fromkeys(_show(_get(m, key)) if m else "?" for _, m in self.runs))
             rows.append((label, " | ".join(values)))
         return rows
+
+
+def _get(manifest: dict[str, Any], key: str) -> Any:
+    judge = manifest.get("judge_config") or {}
+    if key == "judge_prompt_sha256":
+        return judge.get("prompt_sha256")
+    if key == "judge_temperature":
+        return judge.get("temperature")
+    return manifest.get(key)
 
 
 def _show(value: Any) -> str:

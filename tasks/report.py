@@ -22,7 +22,7 @@ from webcoach.tasks.judge_sample import agreement
 from webcoach.tasks.plots import TITLES, check_plotting, plot
 from webcoach.tasks.provenance import load_provenance
 from webcoach.tasks.results import TaskResult, latest, read_results, results_path
-from webcoach.tasks.stats import Report, build_report
+from webcoach.tasks.stats import Comparison, Report, build_report
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +62,41 @@ def _p(p: float) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f} pts"
+
+
+def _units(c: Comparison) -> str:
+    return f"n={c.tasks} tasks" + (f" x up to {c.repeats} repeats" if c.repeats > 1 else "")
+
+
+def headline(report: Report) -> list[str]:
+    """The lines a reader sees first: each comparison with its CI, p-value and n in tasks, and beside them what
+    limits them (who judged, power, outages, off-site runs)."""
+    lines: list[str] = []
+    if report.judge_note:
+        lines.append(report.judge_note)
+    for c in report.paired:
+        if not c.tasks:
+            lines.append(f"{c.b} vs {c.a}: no task that both finished without an error or outage: nothing to compare")
+            continue
+        a, b = (next(x for x in report.arms if x.arm == arm) for arm in (c.a, c.b))
+        lines.append(
+            f"{c.b} {_pct(b.rate)} vs {c.a} {_pct(a.rate)}: {_pts(c.diff)} (95% CI {_pts(c.ci[0])} to {_pts(c.ci[1])}), "
+            f"p={_p(c.p_value)}, {_units(c)} ({c.method})"
+        )
+    if report.power is not None:
+        lines.append(report.power.note())
+    outages = sum(a.outages for a in report.arms)
+    off_site = sum(a.off_site for a in report.arms)
+    if outages or off_site:
+        lines.append(
+            f"{outages} outage run(s) ({report.outage_units} task runs left out of every arm); "
+            f"{off_site} counted run(s) ended off the task's site"
+        )
+    return lines
+
+
 def _arm_tables(report: Report) -> list[Table]:
     n = report.arms[0].n if report.arms else 0
     return [
@@ -73,9 +108,12 @@ def _arm_tables(report: Report) -> list[Table]:
                 "success",
                 "rate",
                 "95% CI",
+                "tasks",
                 "unjudged",
                 "avg steps (successes)",
+                "avg steps",
                 "avg time",
+                "avg tokens",
                 "tokens",
                 "cost",
             ],
@@ -86,39 +124,71 @@ def _arm_tables(report: Report) -> list[Table]:
                     str(a.successes),
                     _pct(a.rate),
                     _ci(a.ci),
+                    str(a.tasks),
                     str(a.unjudged),
                     f"{a.mean_steps:.1f}" if a.successes else "-",
+                    f"{a.mean_steps_all:.1f}",
                     f"{a.mean_seconds:.1f}s",
+                    f"{a.mean_tokens:,.0f}" if a.mean_tokens is not None else "-",
                     f"{a.total_tokens:,}" if a.total_tokens is not None else "-",
                     f"${a.cost:.2f}" if a.cost is not None else "-",
                 ]
                 for a in report.arms
             ],
-            note=f"On the {n} runs every arm finished without a harness error ({report.unpaired} other finished runs left out). "
-            "95% CI: Wilson score interval. A run without a verdict counts as a failure. Steps: successful runs only.",
+            note=f"On the {n} runs every arm finished without a harness error or outage ({report.unpaired} other finished "
+            "runs left out). 95% CI with the task as the unit: Wilson over tasks, or a cluster bootstrap over tasks when "
+            "a task's repeats differ. A run without a verdict counts as a failure. Steps, time and tokens: per run.",
         ),
         Table(
             title="Completion per arm",
-            headers=["arm", "planned", "finished", "harness errors", "success (all finished)", "own episodes kept out"],
+            headers=[
+                "arm",
+                "planned",
+                "finished",
+                "harness errors",
+                "outages",
+                "off-site",
+                "time limit hit",
+                "success (all finished)",
+                "own episodes kept out",
+            ],
             rows=[
                 [
                     a.arm,
                     str(a.planned) if a.planned is not None else "?",
                     str(a.finished),
                     str(a.errors),
+                    str(a.outages),
+                    str(a.off_site),
+                    str(a.time_limited),
                     f"{a.all_successes}/{a.finished}",
                     str(a.excluded),
                 ]
                 for a in report.arms
             ],
-            note="Own episodes kept out: memory held episodes of the very task being run (an earlier attempt or repeat); "
-            "they were excluded from its coaching so memory cannot hand over the answer.",
+            note="Outages: the site was down (health check, or the start page never loaded): not judged, not stored, and "
+            "the task's run left out of every arm. Off-site: counted runs that ended off the task's site. Own episodes "
+            "kept out: memory held episodes of the very task being run; they were excluded from its coaching.",
         ),
     ]
 
 
+def _comparison_row(label: list[str], c: Comparison) -> list[str]:
+    return [
+        *label,
+        str(c.tasks),
+        str(c.repeats),
+        str(c.better_b),
+        str(c.better_a),
+        str(c.ties),
+        _pts(c.diff),
+        f"{_pts(c.ci[0])} to {_pts(c.ci[1])}",
+        _p(c.p_value),
+    ]
+
+
 def tables(report: Report) -> list[Table]:
-    out: list[Table] = []
+    out: list[Table] = [Table(title="Headline", headers=["finding"], rows=[[line] for line in headline(report)])]
     if report.provenance:
         out.append(Table(title="Provenance", headers=["", "value"], rows=[[k, v] for k, v in report.provenance]))
     if report.warnings:
@@ -127,23 +197,32 @@ def tables(report: Report) -> list[Table]:
     if report.paired:
         out.append(
             Table(
-                title="Paired comparison (exact McNemar test, difference with 95% CI)",
-                headers=["A", "B", "paired runs", "both succeed", "only A", "only B", "B - A", "95% CI", "p-value"],
-                rows=[
-                    [
-                        p.a,
-                        p.b,
-                        str(p.n),
-                        str(p.both),
-                        str(p.only_a),
-                        str(p.only_b),
-                        f"{100 * p.diff:+.1f} pts",
-                        f"{100 * p.diff_ci[0]:+.1f} to {100 * p.diff_ci[1]:+.1f} pts",
-                        _p(p.p_value),
-                    ]
-                    for p in report.paired
-                ],
-                note="Only the discordant runs carry evidence; p is two-sided. CI: Newcombe's hybrid score interval for paired proportions.",
+                title="Paired comparison by task (difference with 95% CI)",
+                headers=["A", "B", "tasks", "repeats", "B better", "A better", "ties", "B - A", "95% CI", "p-value"],
+                rows=[_comparison_row([p.a, p.b], p) for p in report.paired],
+                note="The task is the unit: n counts tasks, never tasks x repeats. One run per task (or repeats that agree): "
+                "exact McNemar test, Newcombe's method 10 interval with the corrected correlation term (Fagerland, "
+                "Lydersen & Laake 2014). Repeats that differ: exact sign test over tasks and a cluster bootstrap "
+                "(tasks resampled whole) of the mean per-task difference. p is two-sided.",
+            )
+        )
+    if report.site_paired and len(report.site_paired) > 1:
+        out.append(
+            Table(
+                title="Paired difference per site",
+                headers=["site", "A", "B", "tasks", "repeats", "B better", "A better", "ties", "B - A", "95% CI", "p-value"],
+                rows=[_comparison_row([site, c.a, c.b], c) for site, cs in report.site_paired.items() for c in cs],
+                note="Each site on its own tasks; with few tasks per site these intervals are wide.",
+            )
+        )
+    if report.power is not None:
+        out.append(
+            Table(
+                title="Power of this comparison",
+                headers=["lift", "arm correlation", f"power at {report.power.tasks} tasks", "tasks for 80% power"],
+                rows=[[f"+{100 * r.lift:.0f} pts", f"{r.rho:.1f}", _pct(r.power), f"{r.needed:,}"] for r in report.power.rows],
+                note=f"From a {_pct(report.power.baseline_rate)} baseline (this run's), two-sided 5%, McNemar (Connor's "
+                "approximation); one run per task (repeats do not add tasks). " + report.power.note(),
             )
         )
     arms = [a.arm for a in report.arms]
@@ -254,6 +333,43 @@ def _detail_tables(report: Report, arms: list[str]) -> list[Table]:
                 note="Advised and unadvised runs differ in more than the advice (the coach speaks when memory holds a similar task).",
             )
         )
+    triggers = [
+        [i.arm, t.trigger, str(t.runs), _pct(t.successes / t.runs), str(t.helped), str(t.hurt)]
+        for i in report.interventions
+        for t in i.triggers
+        if t.runs
+    ]
+    if triggers:
+        out.append(
+            Table(
+                title="Advice given vs outcome, by trigger",
+                headers=["arm", "trigger", "runs advised", "success", "helped", "hurt"],
+                rows=triggers,
+                note="Helped: the advised run succeeded where the baseline failed on the same task and repeat; hurt: the "
+                "reverse. Advice is not randomised: the coach speaks where memory holds a similar task.",
+            )
+        )
+    cited = [
+        [i.arm, c.episode_id, str(c.cited_in), str(c.helped), str(c.hurt)] for i in report.interventions for c in i.cited[:15]
+    ]
+    if cited:
+        out.append(
+            Table(
+                title="Cited episodes: helped and hurt",
+                headers=["arm", "episode", "runs citing it", "helped", "hurt"],
+                rows=cited,
+                note="Against the baseline on the same task and repeat; the episodes with most helped + hurt first (15 per arm).",
+            )
+        )
+    outages = [r for r in report.results if r.outage is not None and r.error is None]
+    if outages:
+        out.append(
+            Table(
+                title="Outages (not counted in any arm; --resume runs them again)",
+                headers=["arm", "task", "repeat", "why"],
+                rows=[[r.arm, r.task_id, str(r.repeat), r.outage or ""] for r in outages],
+            )
+        )
     errors = [r for r in report.results if r.error]
     if errors:
         out.append(
@@ -332,9 +448,23 @@ def build(dirs: Sequence[str | os.PathLike[str]], *, allow_mixed: bool = False) 
             warnings.append(f"INCOMPLETE: {a.arm} finished {a.finished} of {a.planned} planned runs ({a.errors} harness errors)")
     if report.unpaired:
         warnings.append(f"{report.unpaired} finished runs lack a partner in another arm: left out of the headline rates")
+    if report.outage_units:
+        warnings.append(
+            f"OUTAGES: {report.outage_units} task run(s) met a site that was down; they are left out of every arm "
+            "(run them again with --resume)"
+        )
     agreed = agreement(dirs)
+    judges = sorted({r.judge for r in report.results})
+    judge_note = None
+    if "agent" in judges:
+        judge_note = (
+            "NOT JUDGED: success is the agent's own claim (--judge agent); no judge checked these runs"
+            if judges == ["agent"]
+            else f"MIXED JUDGES ({', '.join(judges)}): some runs are scored by the agent's own claim"
+        )
     return replace(
         report,
+        judge_note=judge_note,
         provenance=prov.lines(),
         warnings=warnings,
         agreement=(agreed.agree, agreed.labelled) if agreed else None,

@@ -73,6 +73,10 @@ class TaskResult(BaseModel):
     history: str | None = None  # relative to the output folder
     screenshots: list[str] = Field(default_factory=list)  # relative to the output folder, oldest first
     error: str | None = None  # the harness failed (browser, provider): --resume runs the task again
+    outage: str | None = None  # the site was down (health check, or the start page never loaded): out of every rate
+    final_url: str | None = None  # the page the run ended on
+    off_site: bool | None = None  # it ended off the task's site (on a page the agent chose)
+    time_limited: bool = False  # stopped by the per-task time limit (a failure, not an error)
     model: str = ""
     finished_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -83,7 +87,12 @@ class TaskResult(BaseModel):
     @property
     def judged_success(self) -> bool:
         """A success only with a verdict that says so: a row with no verdict never counts, whatever `success` says."""
-        return self.verdict is True and self.error is None
+        return self.verdict is True and self.error is None and self.outage is None
+
+    @property
+    def counted(self) -> bool:
+        """Neither a harness error nor an outage: a run that says something about the agent."""
+        return self.error is None and self.outage is None
 
 
 def results_path(out_dir: str | os.PathLike[str]) -> Path:
@@ -147,5 +156,6 @@ def latest(results: Iterable[TaskResult]) -> list[TaskResult]:
 
 
 def finished(results: Sequence[TaskResult]) -> set[tuple[str, str, int]]:
-    """(arm, task id, repeat) keys that --resume skips: those whose latest result is not a harness error."""
-    return {r.key for r in latest(results) if r.error is None}
+    """(arm, task id, repeat) keys that --resume skips: those whose latest result is neither a harness error nor an
+    outage (the site may be back)."""
+    return {r.key for r in latest(results) if r.counted}

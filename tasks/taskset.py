@@ -18,6 +18,7 @@ tasks/data/shop_tasks.jsonl, points at the local shop this way, so it runs offli
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -155,8 +156,11 @@ def select(
     sites: Iterable[str] | None = None,
     ids: Iterable[str] | None = None,
     limit: int | None = None,
+    seed: int = 0,
 ) -> list[Task]:
-    """Filter by site (web_name, case-insensitive) and id, then keep the first `limit`, in file order."""
+    """Filter by site (web_name, case-insensitive) and id, then sample `limit` of them: each site's tasks shuffled
+    with `seed`, then taken from the sites in turn (so every site selected gets its share, however the file is
+    ordered); the sample keeps file order."""
     chosen = list(tasks)
     if sites is not None:
         wanted = {s.strip().lower() for s in sites if s.strip()}
@@ -174,8 +178,30 @@ def select(
     if limit is not None:
         if limit < 1:
             raise ConfigError(f"limit must be at least 1, not {limit}")
-        chosen = chosen[:limit]
+        chosen = stratified_sample(chosen, limit, seed)
     return chosen
+
+
+def stratified_sample(tasks: Sequence[Task], limit: int, seed: int = 0) -> list[Task]:
+    """`limit` tasks spread over the sites as evenly as they allow (a site with few tasks gives all it has), each
+    site's own shuffled with `seed`; in file order."""
+    if limit >= len(tasks):
+        return list(tasks)
+    rng = random.Random(seed)
+    by_site: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_site.setdefault(t.site, []).append(t)
+    queues = []
+    for site in sorted(by_site):
+        pool = list(by_site[site])
+        rng.shuffle(pool)
+        queues.append(pool)
+    picked: set[str] = set()
+    while len(picked) < limit:
+        for pool in queues:
+            if pool and len(picked) < limit:
+                picked.add(pool.pop().id)
+    return [t for t in tasks if t.id in picked]
 
 
 def take_shard(tasks: Sequence[T], shard: tuple[int, int] | None) -> list[T]:

@@ -47,6 +47,9 @@ def shop_agent(task: Task) -> ScriptedLLM:
     )
 
 
+IDS3 = "Acme Books--0,Acme Books--1,Acme Books--2"
+
+
 def answer_judge() -> FunctionModel:
     """Success when the agent's answer holds a price; the reasoning quotes the answer."""
 
@@ -71,7 +74,7 @@ def _rows(out: Path) -> list[dict[str, Any]]:
 
 async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "run"
-    tasks = with_answers(select(load_tasks(SAMPLE_TASKS), limit=2), load_answers(SAMPLE_ANSWERS))
+    tasks = with_answers(load_tasks(SAMPLE_TASKS)[:2], load_answers(SAMPLE_ANSWERS))
     judge = answer_judge()
     seen: list[tuple[str, str]] = []
     run = await evaluate(
@@ -128,7 +131,7 @@ async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tm
 
 
 async def test_bad_settings_stop_before_any_run(tmp_path: Path, chromium: str) -> None:
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=1)
+    tasks = load_tasks(SAMPLE_TASKS)[:1]
     with pytest.raises(ConfigError, match="unknown arm"):
         await evaluate(tasks, _config(tmp_path / "a", chromium, arms=("baseline", "oracle")))
     with pytest.raises(ConfigError, match="frozen arm needs a memory"):
@@ -141,7 +144,7 @@ async def test_bad_settings_stop_before_any_run(tmp_path: Path, chromium: str) -
 
 
 async def test_a_harness_error_is_recorded_and_run_again_on_resume(tmp_path: Path, chromium: str) -> None:
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=1)
+    tasks = load_tasks(SAMPLE_TASKS)[:1]
 
     def broken(task: Task) -> Any:
         raise RuntimeError("provider unreachable")
@@ -150,7 +153,7 @@ async def test_a_harness_error_is_recorded_and_run_again_on_resume(tmp_path: Pat
     run = await evaluate(tasks, _config(out, chromium, model=broken, arms=("baseline",)))
     (row,) = run.results
     assert row.error == "RuntimeError: provider unreachable" and row.success is False and row.verdict is None
-    with pytest.raises(ConfigError, match="started with other model"):
+    with pytest.raises(ConfigError, match=r"started with other settings \(model \"broken\" -> \"shop_agent\"\)"):
         await evaluate(tasks, _config(out, chromium, model=shop_agent, arms=("baseline",), resume=True))
     again = await evaluate(tasks, _config(out, chromium, model=broken, arms=("baseline",), resume=True))
     assert again.planned == 1 and again.skipped == 0  # an error row does not count as done
@@ -173,7 +176,7 @@ async def test_a_broken_setup_stops_the_run_after_errors_in_a_row(tmp_path: Path
 @pytest.mark.slow
 async def test_resume_after_kills_runs_only_what_is_missing_and_restores_memory(tmp_path: Path, chromium: str) -> None:
     out = tmp_path / "run"
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=3)
+    tasks = load_tasks(SAMPLE_TASKS)[:3]
     config = _config(out, chromium, arms=("coach",))
     await evaluate(tasks, config)
     lines = (out / "results.jsonl").read_text(encoding="utf-8").splitlines()
@@ -271,7 +274,7 @@ def test_ctrl_c_loses_no_finished_run_and_resume_completes_the_rest(tmp_path: Pa
     out = tmp_path / "run"
     # Chromium puts its singleton socket under TMPDIR, and a socket path longer than ~107 bytes fails: keep it short.
     scratch = Path(tempfile.mkdtemp(prefix="wc-", dir="/tmp"))
-    command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--limit", "3", "--arms", "baseline,coach"]
+    command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--ids", IDS3, "--arms", "baseline,coach"]
     command += ["--model", f"scripted:{script}", "--judge", "agent", "--out", str(out)]
     env = {**os.environ, "TMPDIR": str(scratch)}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -315,8 +318,8 @@ def test_shards_split_the_tasks_and_the_report_merges_them(tmp_path: Path, chrom
             [
                 "eval",
                 str(SAMPLE_TASKS),
-                "--limit",
-                "3",
+                "--ids",
+                IDS3,
                 "--arms",
                 "baseline",
                 "--model",
@@ -411,7 +414,7 @@ async def test_shards_on_one_chroma_server_share_the_coach_arms_memory(
     tmp_path: Path, chromium: str, chroma_server: tuple[str, object]
 ) -> None:
     url, _ = chroma_server
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    tasks = load_tasks(SAMPLE_TASKS)[:2]
     for i in (1, 2):  # two machines, each its own --out, one server and one --run-name
         config = _config(tmp_path / f"shard-{i}", chromium, shard=(i, 2), chroma_url=url, run_name="bench-1", embedder="hashing")
         await evaluate(tasks, config)
@@ -428,7 +431,7 @@ async def test_shards_on_one_chroma_server_share_the_coach_arms_memory(
 async def test_memory_of_the_same_tasks_never_hands_over_answers_and_local_routes_survive_a_new_port(
     tmp_path: Path, chromium: str
 ) -> None:
-    tasks = select(load_tasks(SAMPLE_TASKS), limit=2)
+    tasks = load_tasks(SAMPLE_TASKS)[:2]
     first = tmp_path / "first"
     await evaluate(tasks, _config(first, chromium, arms=("coach",)))
     old_port = json.loads((first / "run.json").read_text())["site_port"]
@@ -477,7 +480,7 @@ def test_sigkill_mid_run_leaves_browsers_that_resume_ends_and_memory_that_resume
     )
     out = tmp_path / "run"
     scratch = Path(tempfile.mkdtemp(prefix="wc-", dir="/tmp"))  # Chromium's socket path must stay short
-    command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--limit", "3", "--arms", "coach"]
+    command = [sys.executable, "-m", "webcoach.cli", "eval", str(SAMPLE_TASKS), "--ids", IDS3, "--arms", "coach"]
     command += ["--model", f"scripted:{script}", "--judge", "agent", "--out", str(out)]
     env = {**os.environ, "TMPDIR": str(scratch)}
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -44,16 +44,11 @@ def _evidence(**kw: Any) -> Evidence:
         ("The agent never opened the catalog.\n\nNOT SUCCESS", False),
         ("Reasoning...\n**Verdict:** **NOT SUCCESS**", False),
         ("Reasoning...\nFinal verdict: `SUCCESS`.", True),
-        ("The answer is not a SUCCESS because the price is wrong.", False),
-        ("Verdict: NOT_SUCCESS", False),
-        ("SUCCESS would need the price too. Verdict: NOT SUCCESS", False),
-        (
-            "It looked like NOT SUCCESS at first, but the last screenshot confirms it.\nSUCCESS",
-            False,
-        ),  # both said: not a clear success
+        ("The price is wrong.\nVerdict: NOT  SUCCESS", False),
+        ("It looked like NOT SUCCESS at first, but the last screenshot confirms it.\nSUCCESS", True),  # the last line decides
         ("The task was completed.\nVerdict: Success", True),
-        ("The task was not completed.\nVerdict: failed", False),
-        ("UNSUCCESSFUL", False),
+        ("Task finished: SUCCESS.\nVerdict: NOT SUCCESS", False),
+        ("Verdict: NOT_SUCCESS", False),
     ],
 )
 def test_verdicts_parse_and_not_success_never_counts_as_success(text: str, expected: bool) -> None:
@@ -69,6 +64,17 @@ def test_verdicts_parse_and_not_success_never_counts_as_success(text: str, expec
         "I cannot evaluate images.",
         "The agent was successful in finding the book but it is unclear whether the price in the response matches the page.",
         '{"result": 1}',
+        # a verdict only in the fixed format on the last line: everything else is unknown, never a success
+        "Task finished: SUCCESS.\nVerdict: failed",
+        "The agent says SUCCESS.\nUnsuccessful",
+        "cannot determine",
+        "SUCCESS: no",
+        "NO SUCCESS",
+        "UNSUCCESSFUL",
+        "The answer is not a SUCCESS because the price is wrong.",
+        "SUCCESS would need the price too. Verdict: NOT SUCCESS",
+        "partially successful",
+        "SUCCESS\nThough I am not sure.",
     ],
 )
 def test_junk_judge_output_has_no_verdict(junk: str) -> None:

@@ -192,17 +192,20 @@ def _wilson_by_bisection(successes: int, n: int, z: float = 1.959963984540054) -
 
 
 def _newcombe_independent(a: int, b: int, c: int, d: int) -> tuple[float, float, float]:
-    """Newcombe (1998) method 10 from the paper's formulas, on bisection-found Wilson limits."""
+    """Newcombe (1998) method 10 from the paper's formulas, with the corrected phi as Fagerland, Lydersen and Laake
+    (2014) give it, on bisection-found Wilson limits."""
     n = a + b + c + d
     p1, p2 = (a + b) / n, (a + c) / n
     l1, u1 = _wilson_by_bisection(a + b, n)
     l2, u2 = _wilson_by_bisection(a + c, n)
     denominator = ((a + b) * (c + d) * (a + c) * (b + d)) ** 0.5
-    phi = (a * d - b * c) / denominator if denominator else 0.0
+    cross = a * d - b * c
+    corrected = cross - n / 2 if cross > n / 2 else (0 if cross >= 0 else cross)
+    phi = corrected / denominator if denominator else 0.0
     delta = p2 - p1
     lower = delta - ((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2) ** 0.5
     upper = delta + ((u2 - p2) ** 2 - 2 * phi * (u2 - p2) * (p1 - l1) + (p1 - l1) ** 2) ** 0.5
-    return delta, lower, upper
+    return delta, max(-1.0, lower), min(1.0, upper)
 
 
 def test_wilson_matches_an_independent_solution_and_holds_its_rate_for_every_n() -> None:
@@ -235,7 +238,9 @@ def test_report_at_0_and_100_percent_draws_and_writes_everything(tmp_path: Path,
     _write_run(tmp_path / "run", rows)
     report, files = write_report([tmp_path / "run"])
     assert [a.rate for a in report.arms] == [1.0 if all_succeed else 0.0] * 2
-    assert files.markdown.exists() and files.html.exists() and len(files.plots) == 2
+    assert files.markdown.exists() and files.html.exists() and len(files.plots) == 3
+    (pair,) = report.paired
+    assert pair.ci[0] < 0 < pair.ci[1]  # no discordant task, yet never a zero-width interval
 
 
 def test_report_files_markdown_plots_and_a_self_contained_page(tmp_path: Path, run_rows: list[dict[str, Any]]) -> None:
@@ -246,15 +251,15 @@ def test_report_files_markdown_plots_and_a_self_contained_page(tmp_path: Path, r
     rate = f"{100 * coach.rate:.1f}%"
     ci = f"{100 * coach.ci[0]:.1f}% - {100 * coach.ci[1]:.1f}%"
     assert re.search(rf"\| coach \| {coach.n} \| {coach.successes} \| {re.escape(rate)} \| {re.escape(ci)} \|", md)
-    assert "## Paired comparison (exact McNemar test, difference with 95% CI)" in md and "## Per site" in md
+    assert "## Paired comparison by task (difference with 95% CI)" in md and "## Per site" in md
     assert "## Coach interventions" in md and "## Provenance" in md and "## Completion per arm" in md
-    assert "## Success rate by arm (paired tasks, 95% Wilson interval)" in md and "## success_by_arm" not in md
+    assert "## Success rate by arm (paired tasks; 95% CI, task as unit)" in md and "## success_by_arm" not in md
     assert "| baseline | GitHub--31 | ModelError: overloaded |" in md  # the error that was never run again
-    assert [p.name for p in files.plots] == ["success_by_arm.png", "learning_curve.png", "per_site.png"]
+    assert [p.name for p in files.plots] == ["success_by_arm.png", "paired_difference.png", "learning_curve.png", "per_site.png"]
     for plot in files.plots:
         assert plot.read_bytes().startswith(b"\x89PNG") and f"]({plot.name})" in md
     page = files.html.read_text(encoding="utf-8")
-    assert page.count("src='data:image/png;base64,") == 3
+    assert page.count("src='data:image/png;base64,") == 4
     assert not re.search(r"(src|href)=['\"](?!data:)", page)  # nothing loaded from elsewhere
     assert f"<td>{rate}</td>" in page
 
@@ -420,7 +425,7 @@ def test_plots_show_zero_bars_and_coinciding_curves(tmp_path: Path) -> None:
 
     with unittest.mock.patch.object(Figure, "savefig", keep):
         write_report([tmp_path / "run"])
-    bars, curve, sites = (fig.axes[0] for fig in saved)
+    bars, _, curve, sites = (fig.axes[0] for fig in saved)
     assert all(patch.get_window_extent().height > 0 for patch in bars.patches)  # a 0% bar is still drawn
     assert [t.get_text() for t in bars.texts] == ["0%", "0%"]
     lines = curve.get_lines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,8 @@ def test_a_malformed_answer_file_is_one_line_error(tmp_path: Path) -> None:
 def test_select_by_site_id_and_limit_keeps_file_order() -> None:
     tasks = load_tasks(SAMPLE_TASKS)
     assert [t.id for t in select(tasks, sites=["acme books help"])] == ["Acme Books Help--0"]
-    assert [t.id for t in select(tasks, sites=["Acme Books"], limit=2)] == ["Acme Books--0", "Acme Books--1"]
+    two = [t.id for t in select(tasks, sites=["Acme Books"], limit=2)]
+    assert len(two) == 2 and two == sorted(two) and two == [t.id for t in select(tasks, sites=["Acme Books"], limit=2)]
     assert [t.id for t in select(tasks, ids=["Acme Books--3", "Acme Books--1"])] == ["Acme Books--1", "Acme Books--3"]
     with pytest.raises(ConfigError, match="no tasks for site"):
         select(tasks, sites=["Amazon"])
@@ -112,6 +114,23 @@ def test_select_by_site_id_and_limit_keeps_file_order() -> None:
         select(tasks, ids=["X"])
     with pytest.raises(ConfigError, match="at least 1"):
         select(tasks, limit=0)
+
+
+def test_limit_samples_every_selected_site_with_a_seed() -> None:
+    """The README's `--sites Allrecipes,GitHub --limit 40`: 20 of each (the file lists every Allrecipes task first),
+    the same 40 for the same seed, others for another seed; a site with fewer tasks gives all it has."""
+    from webcoach.tasks.webvoyager import WEBVOYAGER_TASKS
+
+    tasks = load_tasks(WEBVOYAGER_TASKS)
+    chosen = select(tasks, sites=["Allrecipes", "GitHub"], limit=40)
+    assert Counter(t.site for t in chosen) == {"Allrecipes": 20, "GitHub": 20}
+    assert chosen == select(tasks, sites=["Allrecipes", "GitHub"], limit=40)
+    assert chosen != select(tasks, sites=["Allrecipes", "GitHub"], limit=40, seed=1)
+    assert [t.id for t in chosen] == [t.id for t in tasks if t in chosen]  # file order kept
+    first = [t.id for t in tasks if t.site == "Allrecipes"][:20]
+    assert [t.id for t in chosen if t.site == "Allrecipes"] != first  # a shuffle, not the head of the file
+    shop = load_tasks(SAMPLE_TASKS)
+    assert Counter(t.site for t in select(shop, limit=4)) == {"Acme Books": 3, "Acme Books Help": 1}
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4, 7, 12])
