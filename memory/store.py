@@ -23,6 +23,7 @@ transfer) already lives apart."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -92,6 +93,7 @@ _SEARCH_RETRIES = 3
 # A writer's open indexes up to this many records that lack vectors by itself (seconds with MiniLM); more is a job
 # for `webcoach memory repair`, with its progress bar.
 AUTO_REPAIR_MAX = 1000
+_REPAIR_CHUNK = 100  # records indexed per Chroma add in a repair (the progress bar moves at least this often)
 ENV_MIN_FREE_MB = "WEBCOACH_MIN_FREE_MB"  # writes are refused below this much free disk (default 16 MB)
 _BYTES_PER_ADD = 8192  # room asked per episode on top of the margin (its record, vector and Chroma's log)
 ENV_FAULT = "WEBCOACH_TEST_KILL_AT"  # tests only: the process kills itself (SIGKILL) at the named point (_fault)
@@ -212,6 +214,7 @@ class EpisodeStore:
         self.read_only = read_only
         self._create = create and not read_only
         self._wrote = False  # a put or drop since open: the index's copy of the records' generation is written on close
+        self._unreadable: str | None = None  # read-only, and Chroma cannot read the index (repair.py)
         self.timeout_s = settings.chroma_timeout_s
         self._lock: StoreLock | None = None
         self._records: Records | None = None
@@ -237,8 +240,14 @@ class EpisodeStore:
             try:
                 if not (chroma_dir / CHROMA_FILE).is_file():
                     self._index_file_missing(chroma_dir)
-                with self._wrap("open the embedded store"):
-                    self._client = chromadb.PersistentClient(path=str(chroma_dir), settings=_chroma_settings())
+                try:
+                    with self._wrap("open the embedded store"):
+                        self._client = chromadb.PersistentClient(path=str(chroma_dir), settings=_chroma_settings())
+                except StoreError as exc:
+                    # Chroma writes as it opens, so a disk with no room at all stops it; a read can go on from the records.
+                    if not (read_only and "disk is full" in str(exc) and self._records_only(embedder)):
+                        raise
+                    return
                 if not read_only:
                     private_tree(chroma_dir)
             except BaseException:
@@ -261,6 +270,31 @@ class EpisodeStore:
             raise
 
     # -- opening ---------------------------------------------------------------------------------------------------
+
+    def _records_only(self, embedder: str | Embedder | None) -> bool:
+        """Open for reading from the record file alone (Chroma cannot open: the disk is full). False when the records
+        cannot answer for this namespace either."""
+        records = RecordsDB(Path(self.location), self.namespace, read_only=True)
+        if records.missing:
+            records.close()
+            return False
+        recorded = records.embedder()
+        try:
+            if embedder is not None and not isinstance(embedder, str):
+                self.embedder = embedder
+            else:
+                self.embedder = self._recorded_embedder(canonical_name(recorded)) if recorded else resolve_embedder(HASHING_NAME)
+        except ConfigError:
+            self.embedder = resolve_embedder(HASHING_NAME)
+        self._records = records
+        self._sites = SiteCounts(records.site_counts)
+        self._site_cache = SiteCache(self._load_site, ttl_s=None)
+        self._unreadable = "the disk is full, so Chroma cannot open; free some space"
+        log.warning(
+            "webcoach: the disk holding %s is full: reading the record file alone (searches need room to open the index)",
+            self.location,
+        )
+        return True
 
     def _unreachable(self, exc: BaseException) -> StoreUnavailableError:
         parts = urlsplit(self.location)
@@ -507,11 +541,7 @@ class EpisodeStore:
                 self.location,
                 p.describe(),
             )
-            if unreadable is not None:
-                raise StoreError(
-                    f"the vector index of namespace {self.namespace!r} at {self.location} cannot be read ({unreadable}): "
-                    "run `webcoach memory repair` to build it again from the record file, which holds every episode"
-                )
+            self._unreadable = unreadable  # listing, showing and export read the records; a search says what to run
             return
         if p.records == 0 and p.vectors:
             raise StoreError(
@@ -584,8 +614,8 @@ class EpisodeStore:
                 with self._wrap("correct sites"):
                     self._collection.update(ids=chunk, metadatas=[{"site": str(metas[i]["site"])} for i in chunk])
         done = 0
-        for start in range(0, len(p.to_index), BATCH):
-            chunk = list(p.to_index[start : start + BATCH])
+        for start in range(0, len(p.to_index), _REPAIR_CHUNK):
+            chunk = list(p.to_index[start : start + _REPAIR_CHUNK])
             metas = self._rec.metas(chunk, None, body=True)
             episodes = [self._episode(i, metas[i]) for i in chunk if i in metas]
             if episodes:
@@ -703,6 +733,11 @@ class EpisodeStore:
         except httpx.TransportError as exc:  # connection refused, reset or timed out: the server, not this call
             raise self._unreachable(exc) from exc
         except _CHROMA_ERRORS as exc:
+            if "disk is full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+                raise StoreError(
+                    f"Chroma could not {action} ({self.location}): the disk is full; free some space and retry (reads "
+                    "still work; if a write was cut short, `webcoach memory repair` mends the index from the records)"
+                ) from exc
             raise StoreError(f"Chroma could not {action} ({self.location}): {_one_line(exc)}") from exc
 
     @contextmanager
@@ -719,6 +754,8 @@ class EpisodeStore:
     def _col(self) -> Collection:
         if self._closed:
             raise StoreError("this EpisodeStore is closed: open a new one")
+        if getattr(self, "_collection", None) is None:  # opened from the records alone (_records_only)
+            raise StoreError(f"the vector index at {self.location} cannot be opened: {self._unreadable}")
         return self._collection
 
     @property
@@ -845,6 +882,9 @@ class EpisodeStore:
         return bool(self._rec.existing([episode_id]))
 
     def count(self) -> int:
+        """How many episodes are stored (the records say: embedded, the index may lag them until a repair)."""
+        if isinstance(self._records, RecordsDB):
+            return self._records.count()
         with self._wrap("count episodes"):
             return self._col.count()
 
@@ -941,6 +981,16 @@ class EpisodeStore:
         are re-ranked by similarity, recency and usefulness (memory/ranking.py). Only the k returned are decoded."""
         if k < 1:
             return []
+        if self._unreadable is not None and "disk is full" in self._unreadable:
+            raise StoreError(
+                f"cannot search namespace {self.namespace!r} at {self.location}: {self._unreadable} (list, show, stats and "
+                "export still work)"
+            )
+        if self._unreadable is not None:
+            raise StoreError(
+                f"the vector index of namespace {self.namespace!r} at {self.location} cannot be read ({self._unreadable}): "
+                "run `webcoach memory repair` to build it again from the record file, which holds every episode"
+            )
         w = weights or RetrievalWeights()
         query = np.asarray(self.embedder.embed([query_text(task, url)]), dtype=np.float32)
         n = max(w.overfetch, k)
@@ -1066,7 +1116,8 @@ class EpisodeStore:
                     self._records.close()
             finally:
                 if self._lock is not None:
-                    private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
+                    if not self.read_only:
+                        private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
                     self._lock.release()
 
     def __enter__(self) -> EpisodeStore:
