@@ -12,10 +12,8 @@ import hashlib
 import logging
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
@@ -89,23 +87,13 @@ def _fetch_and_unpack(url: str, archive: Path, root: Path, expected: str, *, pro
 def _download_lock(root: Path, timeout: float) -> Iterator[None]:
     """Concurrent first uses (two agents starting at once) share one download: the second waits for the first, then
     finds the files. Without it both wrote one `.partial` file and the loser failed, then fell back to hashing."""
-    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        if sys.platform != "win32":
-            import fcntl
+    from filelock import FileLock, Timeout
 
-            deadline = time.monotonic() + max(timeout, 1.0) * 20  # a slow download may take minutes
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise OSError(f"another process has been downloading into {root} for too long") from None
-                    time.sleep(0.2)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
+    try:
+        with FileLock(root / LOCK_NAME, timeout=max(timeout, 1.0) * 20):  # a slow download may take minutes
+            yield
+    except Timeout as exc:
+        raise OSError(f"another process has been downloading into {root} for too long") from exc
 
 
 def download_default_model() -> Path:
