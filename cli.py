@@ -102,13 +102,34 @@ def one_line_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+# How long a command waits for another process (an MCP server between calls, which gives the store back when idle).
+LOCK_WAIT_S = 5.0
+
+
 def open_store(
-    home: Path | None, namespace: str | None, chroma_url: str | None, embedder: str | None = None, *, create: bool = True
+    home: Path | None,
+    namespace: str | None,
+    chroma_url: str | None,
+    embedder: str | None = None,
+    *,
+    create: bool = True,
+    read_only: bool = False,
+    repairing: bool = False,
 ) -> EpisodeStore:
-    """`create=False` for commands that only read: a mistyped namespace is then an error, not a new empty namespace."""
+    """`create=False` for commands that must not make a namespace (a mistyped one is then an error); `read_only` for
+    commands that only read: they change nothing, and say so when the store needs `webcoach memory repair`."""
     from webcoach.memory.store import EpisodeStore
 
-    return EpisodeStore(home=home, namespace=namespace, url=chroma_url, embedder=embedder, create=create)
+    return EpisodeStore(
+        home=home,
+        namespace=namespace,
+        url=chroma_url,
+        embedder=embedder,
+        create=create,
+        read_only=read_only,
+        repairing=repairing,
+        lock_wait_s=LOCK_WAIT_S,
+    )
 
 
 def at_least_one(value: int, option: str) -> int:
@@ -332,7 +353,7 @@ def advise(
 
     with one_line_errors():
         try:
-            store = open_store(home, namespace, chroma_url, create=False)
+            store = open_store(home, namespace, chroma_url, read_only=True)
         except NamespaceNotFoundError as exc:
             if exc.existing:  # a namespace typo: say which exist
                 raise
@@ -600,7 +621,7 @@ def memory_list(
     as_json: JsonOut = False,
 ) -> None:
     """List stored episodes, newest first."""
-    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         at_least_one(limit, "--limit")
         episodes = store.list(limit=limit)
         total = store.count()
@@ -625,7 +646,7 @@ def memory_show(
     as_json: JsonOut = False,
 ) -> None:
     """Show one episode in full."""
-    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         ep = store.get(episode_id)
     if as_json:
         print_json(ep.model_dump(mode="json"))
@@ -644,7 +665,7 @@ def memory_search(
     as_json: JsonOut = False,
 ) -> None:
     """Find the stored episodes most relevant to a task (similarity, recency, usefulness, same site)."""
-    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         hits = store.search(query, url=url, k=at_least_one(k, "-k/--top"))
     if as_json:
         print_json([hit_json(h) for h in hits])
@@ -663,7 +684,7 @@ def memory_stats(home: Home = None, namespace: Namespace = None, chroma_url: Chr
     """Counts by outcome and site, the embedder in use and where the data lives."""
     from dataclasses import asdict
 
-    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         stats = store.stats()
     data = asdict(stats)
     if as_json:
@@ -703,7 +724,7 @@ def memory_export(
     chroma_url: ChromaUrl = None,
 ) -> None:
     """Write every episode of the namespace to a JSONL file (one episode per line)."""
-    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         n = store.export(file)
     out.print(f"exported {n} episodes to {safe(file)}")
 
@@ -748,6 +769,32 @@ def memory_reembed(
         moved = store.reembed(to, on_progress=lambda done, _total: bar.update(job, completed=done))
         name = store.embedder.name
     out.print(f"re-embedded {moved} episodes with {name}")
+
+
+@memory_app.command("repair")
+def memory_repair(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what disagrees and what would be done; change nothing.")
+    ] = False,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Make the vector index agree with the record file, which holds every episode: index records that lack vectors
+    (embedded again from their text), copy aside and remove vectors without records, build an unreadable index again,
+    count episodes per site again. Removes no episode."""
+    with (
+        one_line_errors(),
+        open_store(home, namespace, chroma_url, create=False, repairing=True) as store,
+        progress_bar(disable=as_json) as bar,
+    ):
+        job = bar.add_task("indexing records", total=None)
+        done = store.repair(dry_run=dry_run, on_progress=lambda n, total: bar.update(job, completed=n, total=total))
+    if as_json:
+        print_json(done.as_dict())
+        return
+    out.print(safe(done.line()))
 
 
 @memory_app.command("compact")

@@ -9,6 +9,7 @@ stop the server.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 from collections.abc import Iterator
@@ -87,6 +88,7 @@ def build_server(options: ServerOptions | None = None) -> MCPServer:
     from importlib.metadata import version
 
     state = WebcoachMCP(options or ServerOptions())
+    atexit.register(state.close)  # the kept store, closed cleanly (its index then needs no check on the next open)
     server = _OneLineServer("webcoach", instructions=INSTRUCTIONS, version=version("webcoach"), log_level="WARNING")
 
     @server.tool(

@@ -2,9 +2,10 @@
 their JSON schemas) and `WebcoachMCP`, the server's state and the four tools' logic. hooks/mcp_server.py wires them
 to the SDK; failures here are WebcoachErrors with one-line messages, which it turns into tool errors.
 
-- The embedded store is opened for each call and closed after it, so the server never holds the store's process lock
-  between calls: `webcoach ingest` or a second client's server can use the same store while this one idles. Reopening
-  costs ~25 ms after the first open (measured: hashing embedder, empty store).
+- The store is kept open between calls (memory/keeper.py: an open costs ~100x a warm search at 10k) and closed after
+  `ServerOptions.store_idle_s` without a call, so the server gives the embedded store's process lock back when idle:
+  `webcoach ingest` or a second client's server can use the same store while this one idles. Reads open it read-only;
+  a cancelled or failed call gives back what it holds.
 - Advice is the coach's own (`Coach.advise`: same decider, same budget rule, `given` kept per MCP session and task),
   from episodes of the agent's own site only, and framed as data in fixed words the server owns.
 - Input comes from an LLM: it is bounded (the last steps only, clipped fields), never trusted as a path to anything but
@@ -35,8 +36,9 @@ from webcoach.condenser.playwright_mcp import trace_files
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.reported_steps import MAX_STEPS, reported_trajectory
 from webcoach.condenser.sources import load_trajectory
-from webcoach.errors import InputError, NamespaceNotFoundError, StoreLockedError
+from webcoach.errors import InputError, NamespaceNotFoundError
 from webcoach.hooks.keep import keep_run
+from webcoach.memory.keeper import StoreKeeper
 from webcoach.memory.ranking import same_site
 from webcoach.memory.store import EpisodeStore
 from webcoach.settings import resolve
@@ -155,6 +157,7 @@ class ServerOptions:
     embedder: str | None = None
     llm: str | None = None  # None: the rule-based decider
     coach: CoachConfig = field(default_factory=CoachConfig)
+    store_idle_s: float = 2.0  # the store is kept open between calls, and given back after this long without one
 
 
 @dataclass
@@ -221,33 +224,46 @@ class WebcoachMCP:
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
         self._decider: Decider | None = None
-        self._io = asyncio.Lock()  # one store call at a time: the embedded store is opened per call
+        self._io = asyncio.Lock()  # one store call at a time
+        self._keeper = StoreKeeper(lambda write: self.open_store(create=write), idle_s=options.store_idle_s)
         self._sessions: OrderedDict[str, _SessionState] = OrderedDict()
         self._advice: OrderedDict[str, _Given] = OrderedDict()
 
-    # --- the store, opened per call ---------------------------------------------------------------------------------
+    # --- the store, kept open between calls (memory/keeper.py) -------------------------------------------------------
 
     def open_store(self, create: bool = False) -> EpisodeStore:
-        """Reads open only a namespace that exists (asking must not create one); `record_run` creates it."""
+        """Reads open only a namespace that exists, read-only (asking must not create or change anything); `record_run`
+        creates it. Another webcoach process (an ingest, another client's server) holding the embedded store is waited
+        for a little."""
         o = self.options
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                return EpisodeStore(home=o.home, namespace=o.namespace, url=o.chroma_url, embedder=o.embedder, create=create)
-            except StoreLockedError:
-                # Another webcoach process (an ingest, another client's server) holds the embedded store: wait a little.
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        return EpisodeStore(
+            home=o.home,
+            namespace=o.namespace,
+            url=o.chroma_url,
+            embedder=o.embedder,
+            create=create,
+            read_only=not create,
+            lock_wait_s=LOCK_WAIT_S,
+        )
 
     @contextlib.asynccontextmanager
     async def store(self, *, create: bool = False) -> AsyncIterator[EpisodeStore]:
         async with self._io:
-            store = await asyncio.to_thread(self.open_store, create)
+            opening = asyncio.ensure_future(asyncio.to_thread(self._keeper.acquire, write=create))
+            try:
+                store = await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                # The thread opens the store all the same: hand it back once it has, or its lock would stay held.
+                opening.add_done_callback(lambda f: f.cancelled() or f.exception() is not None or self._keeper.release())
+                raise
             try:
                 yield store
             finally:
-                await asyncio.to_thread(store.close)
+                self._keeper.release()  # no await: runs even in a cancelled call
+
+    def close(self) -> None:
+        """Give the kept store back now (the server is stopping)."""
+        self._keeper.close()
 
     def coach(self, store: EpisodeStore) -> Coach:
         coach = Coach(
@@ -417,7 +433,7 @@ class WebcoachMCP:
             )
         if given.rated:
             raise InputError(f"advice {advice_id} was already rated (or credited when its run was recorded)")
-        async with self.store() as store:
+        async with self.store(create=True) as store:  # a write: the kept store is reopened as a writer if need be
             updated = await asyncio.to_thread(store.record_outcome, given.advice.episode_ids, helped)
         given.rated = True
         return RateOut(advice_id=advice_id, helped=helped, episodes_updated=updated)

@@ -41,6 +41,7 @@ class Records(Protocol):
 
     layout: int
     include: tuple[str, ...]  # what a Chroma query or get must return beside ids for `metas` to answer
+    missing: bool  # opened read-only where there are none yet (a lost record file): everything reads as empty
 
     def chroma_metadata(self, episode: Episode) -> dict[str, str | int | float]:
         """What Chroma keeps beside the episode's vector."""
@@ -72,9 +73,20 @@ class Records(Protocol):
         them to (records moved elsewhere are made durable there first)."""
         ...
 
-    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> list[str]:
-        """Opening: make the records agree with Chroma's `count` vectors (all `ids`) after a crash. Returns the ids of
-        vectors that have no record (its file was removed or replaced): the store removes them."""
+    def gen(self) -> int:
+        """How many puts and drops the records have seen (the store compares it with the index's copy on open)."""
+        ...
+
+    def ids(self) -> dict[str, str]:
+        """id -> site of every record."""
+        ...
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        """The ids among these that have a record."""
+        ...
+
+    def site_counts(self) -> Counter[str]:
+        """Records per site."""
         ...
 
     def ordered(self) -> list[tuple[float, str]]:
@@ -101,6 +113,7 @@ class ChromaRecords:
 
     layout = SERVER_LAYOUT
     include: tuple[str, ...] = ("metadatas",)
+    missing = False
 
     def __init__(self, collection: Callable[[], RecordCollection], wrap: Wrap) -> None:
         self._collection = collection  # a callable: a reembed replaces the store's collection
@@ -160,8 +173,21 @@ class ChromaRecords:
             rewritten.append({**encode(episode), **OLD_KEYS})
         return moved, rewritten
 
-    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> list[str]:
-        return []  # one Chroma write holds vector and record: nothing to reconcile
+    def gen(self) -> int:
+        return 0  # one Chroma write holds vector and record: they cannot disagree
+
+    def ids(self) -> dict[str, str]:
+        return {i: rank_fields(m).site or "" for ids, metas in self._scan() for i, m in zip(ids, metas, strict=True)}
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), BATCH):
+            with self._wrap("look up ids"):
+                found.update(self._collection().get(ids=list(ids[start : start + BATCH]), include=[])["ids"])
+        return found
+
+    def site_counts(self) -> Counter[str]:
+        return self.tallies()[1]
 
     def _scan(self, where: Meta | None = None) -> Iterator[tuple[list[str], list[Meta]]]:
         """Every record (matching `where`), in pages: one get() of 100k records exceeds SQLite's variable limit."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,10 +75,21 @@ class StoreLock:
         self.path = self.directory / LOCK_NAME
         self._key: Path | None = None
 
-    def acquire(self, *, alone: bool = False) -> StoreLock:
-        """`alone`: refuse when this process itself has the store open (compaction rewrites files an open store uses)."""
+    def acquire(self, *, alone: bool = False, wait_s: float = 0.0) -> StoreLock:
+        """`alone`: refuse when this process itself has the store open (compaction rewrites files an open store uses);
+        `wait_s`: how long to keep trying while another process holds it (an MCP server gives it back when idle)."""
         if self._key is not None:
             return self
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return self._acquire(alone=alone)
+            except StoreLockedError as exc:
+                if "another process" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.05)
+
+    def _acquire(self, *, alone: bool) -> StoreLock:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -109,9 +121,12 @@ class StoreLock:
                     "set WEBCOACH_CHROMA_URL=http://127.0.0.1:8000 and move episodes there with `webcoach memory export` "
                     "then `webcoach memory import`"
                 )
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            try:  # the pid only names the holder in others' errors: a full disk must not stop a read
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError:
+                pass
             _held[key] = _Held(fd=fd, refs=1)
             self._key = key
         return self

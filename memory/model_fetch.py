@@ -14,6 +14,8 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 import httpx
@@ -26,6 +28,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_URL = "https://chroma-onnx-models.s3.amazonaws.com/all-MiniLM-L6-v2/onnx.tar.gz"
 MODEL_SHA256 = "913d7300ceae3b2dbc2c50d1de4baacab4be7b9380491c27fab7418616a16ec3"
 ARCHIVE = "onnx.tar.gz"
+LOCK_NAME = ".webcoach-download.lock"
 FOLDER = "onnx"
 _CHUNK = 1 << 16
 _OFF = {"0", "false", "no", "off"}
@@ -54,22 +57,43 @@ def download_model(
     archive = root / ARCHIVE
     try:
         root.mkdir(parents=True, exist_ok=True)
-        if not (archive.is_file() and _sha256(archive) == expected):
-            logger.warning(
-                "webcoach: downloading the %s embedding model (~80 MB, once) from %s into %s; set %s=0 to skip it",
-                MODEL_NAME,
-                url,
-                root,
-                ENV_EMBED_DOWNLOAD,
-            )
-            _fetch(url, archive, expected, progress=progress, timeout=timeout)
-        return _unpack(archive, root)
+        with _download_lock(root, timeout):
+            return _fetch_and_unpack(url, archive, root, expected, progress=progress, timeout=timeout)
     except (httpx.HTTPError, OSError, tarfile.TarError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
             f"cannot download {MODEL_NAME} from {url}: {reason}; without internet, copy a folder holding model.onnx and "
             f"tokenizer.json from another machine and set {ENV_EMBED_MODEL_DIR} to it"
         ) from exc
+
+
+def _fetch_and_unpack(url: str, archive: Path, root: Path, expected: str, *, progress: bool, timeout: float) -> Path:
+    """Under the download lock: another process may have fetched and unpacked it while this one waited."""
+    if (root / FOLDER / "model.onnx").is_file() and archive.is_file() and _sha256(archive) == expected:
+        return root / FOLDER
+    if not (archive.is_file() and _sha256(archive) == expected):
+        logger.warning(
+            "webcoach: downloading the %s embedding model (~80 MB, once) from %s into %s; set %s=0 to skip it",
+            MODEL_NAME,
+            url,
+            root,
+            ENV_EMBED_DOWNLOAD,
+        )
+        _fetch(url, archive, expected, progress=progress, timeout=timeout)
+    return _unpack(archive, root)
+
+
+@contextmanager
+def _download_lock(root: Path, timeout: float) -> Iterator[None]:
+    """Concurrent first uses (two agents starting at once) share one download: the second waits for the first, then
+    finds the files. Without it both wrote one `.partial` file and the loser failed, then fell back to hashing."""
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(root / LOCK_NAME, timeout=max(timeout, 1.0) * 20):  # a slow download may take minutes
+            yield
+    except Timeout as exc:
+        raise OSError(f"another process has been downloading into {root} for too long") from exc
 
 
 def download_default_model() -> Path:
@@ -89,7 +113,10 @@ def _fetch(url: str, archive: Path, expected: str, *, progress: bool, timeout: f
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    partial = archive.with_name(archive.name + ".partial")
+    # A name of this process's own: nothing another process does can move it away under this one.
+    handle, name = tempfile.mkstemp(prefix=archive.name + ".", suffix=".partial", dir=archive.parent)
+    os.close(handle)
+    partial = Path(name)
     digest = hashlib.sha256()
     bar = Progress(
         TextColumn(f"{MODEL_NAME}"),

@@ -6,24 +6,29 @@ alone, then reads its candidates' fields here by primary key (~0.1 ms for 32) an
 Chroma reading its metadata for 32 candidates cost ~0.7x the query itself, and its indexes over every string value
 (the body too) made up a third of the store on disk.
 
-Crashes: the store commits rows here before it adds their vectors to Chroma, and deletes vectors before rows, so a
-crash leaves at worst rows without vectors. Nothing shows those (search starts from vectors, and the store drops them
-when it next opens: `settle`), and a later add of the same id overwrites them. Vectors without rows (this file
-deleted, or restored from another day) are removed by the store with a warning: their text is gone, and they must not
-block a re-add. A rollback journal with synchronous=FULL, as Chroma's own file: a row is on disk when its commit
-returns, and no write-ahead log grows beside the file between checkpoints (WAL's fewer fsyncs would not show beside
-Chroma's 8 per add). One process holds an embedded store (lock.py); its threads share one connection under a lock.
+This file is the store's one source of truth; Chroma's vectors are an index derived from it (repair.py rebuilds them
+from the rows). The store commits rows here before it adds their vectors, and a `forget` deletes the row before the
+vector, so a crash leaves at worst a row without a vector (indexed by the next repair) or a vector without a row (a
+forgotten episode: removed by the next repair). Every put or drop adds 1 to the namespace's generation, in the same
+transaction; the store copies it into Chroma's collection metadata when it closes cleanly, so an open that finds the two
+equal (and the counts too) knows the index is whole without reading it, and one that does not (a kill, a backup of one
+file put back) compares them. A rollback journal with synchronous=FULL, as Chroma's own file: a row is on disk when its
+commit returns, and no write-ahead log grows beside the file between checkpoints. One process holds an embedded store
+(lock.py); its threads share one connection under a lock. Opened `read_only`, nothing here is created or written: a
+missing file or namespace reads as empty (`missing`).
 
 Stdlib sqlite3 only: store.py, the one chromadb module, does every Chroma call (see chroma_records.Records)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,15 +66,21 @@ class RecordsDB:
     layout = EMBEDDED_LAYOUT
     include: tuple[str, ...] = ()  # Chroma returns ids (and distances or vectors) only
 
-    def __init__(self, folder: Path, namespace: str) -> None:
+    def __init__(self, folder: Path, namespace: str, *, read_only: bool = False) -> None:
         self.path = folder / FILE_NAME
+        self.namespace = namespace
         # Namespaces are letters, digits, '-' and '_' (settings.check_namespace): safe inside double quotes.
         self._table = f'"episodes-{namespace}"'
         self._guard = threading.Lock()
+        self.read_only = read_only
+        self.missing = False  # read-only, and the file or this namespace's table is not there: reads as empty
         try:
-            # Created 0600 before SQLite opens it; its journal takes the same mode.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE))
-            self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            if read_only:
+                self._conn = self._open_read_only()
+            else:
+                # Created 0600 before SQLite opens it; its journal takes the same mode.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE))
+                self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except (sqlite3.Error, OSError) as exc:
             raise self._failed("open the record file", exc) from exc
         try:
@@ -78,19 +89,43 @@ class RecordsDB:
             self._conn.close()
             raise
 
+    def _open_read_only(self) -> sqlite3.Connection:
+        if self.path.is_file():
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            try:
+                found = conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (self._table.strip('"'),)
+                ).fetchone()
+            except sqlite3.Error:
+                conn.close()
+                raise
+            if found:
+                return conn
+            conn.close()
+        self.missing = True  # an empty stand-in: reads answer "nothing", and nothing is created on disk
+        return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+
     def _prepare(self, namespace: str) -> None:
+        if self.read_only and not self.missing:
+            return  # the tables are there, and a read-only connection may not touch the file's settings
         with self._use("open the record file") as conn:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("PRAGMA synchronous=FULL")  # durable on power loss once add() returns
+            conn.execute("CREATE TABLE IF NOT EXISTS webcoach_meta (key TEXT PRIMARY KEY NOT NULL, value NOT NULL)")
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._table} (id TEXT PRIMARY KEY NOT NULL, site TEXT NOT NULL, "
                 "outcome TEXT NOT NULL, created_at REAL NOT NULL, helped INTEGER NOT NULL, hurt INTEGER NOT NULL, "
                 "body BLOB NOT NULL)"
             )
-            # Newest-first listing; searches look rows up by id, and site counts live in sites.py: no other index.
+            # Newest-first listing; per-site counts (sites.py reads them on open); searches look rows up by id.
             conn.execute(f'CREATE INDEX IF NOT EXISTS "episodes-{namespace}-created" ON {self._table} (created_at)')
+            conn.execute(f'CREATE INDEX IF NOT EXISTS "episodes-{namespace}-site" ON {self._table} (site)')
 
     def _failed(self, action: str, exc: BaseException) -> StoreError:
+        if "disk is full" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+            return StoreError(f"cannot {action} in {self.path}: the disk is full; nothing was changed: free some space and retry")
         return StoreError(
             f"cannot {action} in {self.path} ({_one_line(exc)}): check that the disk has space and the file is "
             "yours and writable; if it is damaged, restore the store from an export"
@@ -105,16 +140,56 @@ class RecordsDB:
                 raise self._failed(action, exc) from exc
 
     @contextmanager
-    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+    def _write(self, action: str, *, changes_rows: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; `changes_rows` (a put or drop) adds 1 to the namespace's generation in it."""
+        if self.read_only:
+            raise StoreError(f"cannot {action}: the store was opened read-only (a command that only reads)")
         with self._use(action) as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                if changes_rows:
+                    conn.execute(
+                        "INSERT INTO webcoach_meta (key, value) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET value = value + 1",
+                        (self._gen_key,),
+                    )
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    # SQLite may have rolled back itself (a full disk): the error that did it is the one to tell.
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+
+    @property
+    def _gen_key(self) -> str:
+        return f"gen:{self.namespace}"
+
+    def embedder(self) -> str | None:
+        """The embedder this namespace's vectors were made with, as recorded when they were (None: not recorded)."""
+        return self._meta(f"embedder:{self.namespace}")
+
+    def set_embedder(self, name: str) -> None:
+        if self._meta(f"embedder:{self.namespace}") != name:
+            with self._write("record the embedder") as conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO webcoach_meta (key, value) VALUES (?, ?)", (f"embedder:{self.namespace}", name)
+                )
+
+    def _meta(self, key: str) -> str | None:
+        if self.missing:
+            return None
+        with self._use("read the record file") as conn:
+            try:
+                row = conn.execute("SELECT value FROM webcoach_meta WHERE key = ?", (key,)).fetchone()
+            except sqlite3.OperationalError:  # a read-only open of a file from before this table
+                return None
+        return None if row is None else str(row[0])
+
+    def gen(self) -> int:
+        """How many puts and drops this namespace has seen (0 for a file from before generations)."""
+        value = self._meta(self._gen_key)
+        return int(value) if value is not None else 0
 
     # -- the Records interface (chroma_records.Records) ------------------------------------------------------------
 
@@ -124,13 +199,13 @@ class RecordsDB:
     def put(self, episodes: Sequence[Episode]) -> None:
         self._put([_row(e) for e in episodes])
 
-    def _put(self, rows: Sequence[Row]) -> None:
+    def _put(self, rows: Sequence[Row], *, new: bool = True) -> None:
         if rows:
-            with self._write("store episodes") as conn:
+            with self._write("store episodes", changes_rows=new) as conn:
                 conn.executemany(f"INSERT OR REPLACE INTO {self._table} (id, {_COLUMNS}, body) VALUES (?,?,?,?,?,?,?)", rows)
 
     def drop(self, ids: Sequence[str]) -> None:
-        with self._write("delete episodes") as conn:
+        with self._write("delete episodes", changes_rows=True) as conn:
             for chunk in _chunks(ids):
                 conn.execute(f"DELETE FROM {self._table} WHERE id IN ({_marks(chunk)})", chunk)
 
@@ -159,7 +234,7 @@ class RecordsDB:
         return changes
 
     def rewrite(self, episode: Episode) -> Meta:
-        self._put([_row(episode)])
+        self._put([_row(episode)], new=False)  # the same id and text: the vector still fits
         return dict(fields(episode))
 
     def relayout(self, ids: Sequence[str], metas: Sequence[Meta]) -> tuple[list[str], list[Meta]]:
@@ -167,22 +242,28 @@ class RecordsDB:
         their Chroma metadata to the site. A record already moved (no body in Chroma) is left alone, so a move cut
         short by a crash is finished, never repeated, when the store next opens."""
         rows = [row for i, m in zip(ids, metas, strict=True) if (row := _moved_row(i, m)) is not None]
-        self._put(rows)
+        self._put(rows, new=False)  # moved beside vectors that are already there
         return [r[0] for r in rows], [{"site": r[1], **_STRIP} for r in rows]
 
-    def settle(self, count: int, ids: Callable[[], Iterator[str]]) -> list[str]:
-        """Rows whose vectors never reached Chroma (a crash between the two writes of an add) are dropped. Returns the
-        vectors that have no row: this file was removed, replaced or restored from another day, and their text is gone."""
-        if self.count() == count:
-            return []
-        vectors = set(ids())
+    def ids(self) -> dict[str, str]:
+        """id -> site of every record (repair compares them with Chroma's vectors)."""
         with self._use("read episodes") as conn:
-            rows = {str(i) for (i,) in conn.execute(f"SELECT id FROM {self._table}")}
-        orphans = sorted(rows - vectors)
-        if orphans:
-            self.drop(orphans)
-            log.warning("webcoach: dropped %d stored record(s) whose episode was never fully added (%s)", len(orphans), self.path)
-        return sorted(vectors - rows)
+            return {str(i): str(site) for i, site in conn.execute(f"SELECT id, site FROM {self._table}")}
+
+    def existing(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self._use("look up ids") as conn:
+            for chunk in _chunks(ids):
+                found.update(
+                    str(i) for (i,) in conn.execute(f"SELECT id FROM {self._table} WHERE id IN ({_marks(chunk)})", chunk)
+                )
+        return found
+
+    def site_counts(self) -> Counter[str]:
+        """Records per site, from the site index (~10 ms at 100k): counts derived on open never drift."""
+        with self._use("count episodes") as conn:
+            sql = f"SELECT site, count(*) FROM {self._table} WHERE site != '' GROUP BY 1"
+            return Counter({str(s): int(n) for s, n in conn.execute(sql)})
 
     def count(self) -> int:
         with self._use("count episodes") as conn:

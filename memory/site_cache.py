@@ -61,7 +61,8 @@ class SiteCache:
         if self._hot is None or self._hot[0] is not entry:
             # float32 for the site searched last only: a coach searches one site step after step.
             self._hot = (entry, _widen(entry.vectors))
-        sims = self._hot[1] @ np.asarray(query, dtype=np.float32).reshape(-1)
+        with _one_blas_thread():
+            sims = self._hot[1] @ np.asarray(query, dtype=np.float32).reshape(-1)
         top = np.argsort(-sims)[:n] if len(sims) > n else range(len(sims))
         return {entry.ids[i]: (entry.metas[i], float(sims[i])) for i in top}
 
@@ -116,6 +117,21 @@ class SiteCache:
         self._hot = None
         self._entries.clear()
         self._too_big.clear()
+
+
+_blas: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A product this small (a site's 1,700 x 384 at most, ~0.05 ms) gains nothing from BLAS threads, and on a busy
+    machine (a coached agent shares the CPU with its browser) waking them made p95 at 100k 10.5 ms against 2.1 ms.
+    Scoped to the product, so the host's own numpy keeps its threads. The controller is built once (~10 ms)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas.limit(limits=1)
 
 
 def _matrix(vectors: Any) -> np.ndarray:

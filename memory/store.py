@@ -23,8 +23,11 @@ transfer) already lives apart."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -66,16 +69,17 @@ from webcoach.memory.migrations import check_not_newer
 from webcoach.memory.model_fetch import download_default_model
 from webcoach.memory.ranking import Hit, RetrievalWeights, Scored, hits, order, site_key
 from webcoach.memory.records import BODY_KEY, EMBEDDED_LAYOUT, SERVER_LAYOUT, decode, fields, has_body, rank_fields
-from webcoach.memory.records_db import RecordsDB
+from webcoach.memory.records_db import FILE_NAME, RecordsDB
+from webcoach.memory.repair import Plan, Repair, keep_copy, plan
 from webcoach.memory.server_auth import ENV_CHROMA_TOKEN, ServerAuth, server_auth
 from webcoach.memory.site_cache import SiteCache
-from webcoach.memory.sites import SERVER_TTL_S, SiteCounts
+from webcoach.memory.sites import SERVER_TTL_S, SiteCounts, read_counts
 from webcoach.memory.transfer import content_id, export_jsonl, harden, read_jsonl
 from webcoach.settings import ENV_CHROMA_URL, resolve
 
 log = logging.getLogger("webcoach")
 
-__all__ = ["Compaction", "EpisodeStore", "Hit", "RetrievalWeights", "StoreStats", "compact", "download_default_model"]
+__all__ = ["Compaction", "EpisodeStore", "Hit", "Repair", "RetrievalWeights", "StoreStats", "compact", "download_default_model"]
 
 # Side collections of a namespace; "." cannot occur in a namespace, so these never collide with one.
 REEMBED_SUFFIX = ".reembed"  # the collection a reembed fills before it takes the namespace's name
@@ -86,6 +90,28 @@ PREFIX = "webcoach-"  # collection name = PREFIX + namespace
 # "Nothing found on disk" for a short while. Retried this many times, then treated as no hits.
 _NOT_YET_INDEXED = "Nothing found on disk"
 _SEARCH_RETRIES = 3
+# A writer's open indexes up to this many records that lack vectors by itself (seconds with MiniLM); more is a job
+# for `webcoach memory repair`, with its progress bar.
+AUTO_REPAIR_MAX = 1000
+_REPAIR_CHUNK = 100  # records indexed per Chroma add in a repair (the progress bar moves at least this often)
+ENV_MIN_FREE_MB = "WEBCOACH_MIN_FREE_MB"  # writes are refused below this much free disk (default 16 MB)
+_BYTES_PER_ADD = 8192  # room asked per episode on top of the margin (its record, vector and Chroma's log)
+ENV_FAULT = "WEBCOACH_TEST_KILL_AT"  # tests only: the process kills itself (SIGKILL) at the named point (_fault)
+
+
+def _min_free_bytes() -> int:
+    try:
+        return int(float(os.environ.get(ENV_MIN_FREE_MB, "16")) * 2**20)
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_MIN_FREE_MB} must be a number of megabytes, not {os.environ[ENV_MIN_FREE_MB]!r}") from exc
+
+
+def _fault(point: str) -> None:
+    """A test hook: kill -9 this process at a chosen point between two writes (the fault-injection tests)."""
+    if os.environ.get(ENV_FAULT) == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 # The timeout of server calls made inside `EpisodeStore.time_limit(seconds)` (None: the store's own timeout).
 _CALL_TIMEOUT: ContextVar[float | None] = ContextVar("webcoach_chroma_call_timeout", default=None)
 
@@ -164,9 +190,16 @@ class EpisodeStore:
         create: bool = True,
         timeout_s: float | None = None,
         token: str | None = None,
+        read_only: bool = False,
+        lock_wait_s: float = 0.0,
+        repairing: bool = False,
     ) -> None:
-        """`create=False` opens only a namespace that exists (read-only use: a typo must not make a new, empty one);
-        `timeout_s` bounds every Chroma server call (default: $WEBCOACH_CHROMA_TIMEOUT, else 15 s)."""
+        """`create=False` opens only a namespace that exists (a typo must not make a new, empty one); `read_only`
+        (implies it) changes nothing at all, not even to repair: when the index and the records disagree it says so in
+        one warning naming `webcoach memory repair`, where a writer's open repairs what it safely can (repair.py);
+        `timeout_s` bounds every Chroma server call (default: $WEBCOACH_CHROMA_TIMEOUT, else 15 s); `lock_wait_s`: how
+        long to wait for another process to give the embedded store back; `repairing`: open only to call `repair()`
+        (the open checks nothing itself)."""
         if path is not None and url is not None:
             raise ConfigError("give either path= (embedded store) or url= (Chroma server), not both")
         settings = resolve(
@@ -178,7 +211,10 @@ class EpisodeStore:
         )
         self.namespace = settings.namespace
         self._model_dir = settings.embed_model_dir
-        self._create = create
+        self.read_only = read_only
+        self._create = create and not read_only
+        self._wrote = False  # a put or drop since open: the index's copy of the records' generation is written on close
+        self._unreadable: str | None = None  # read-only, and Chroma cannot read the index (repair.py)
         self.timeout_s = settings.chroma_timeout_s
         self._lock: StoreLock | None = None
         self._records: Records | None = None
@@ -194,16 +230,26 @@ class EpisodeStore:
             # directory (say "x" and "./x") would corrupt it just as two processes do.
             chroma_dir = (Path(path).expanduser() if path is not None else settings.chroma_path).resolve()
             self.location = str(chroma_dir)
-            if not create and not chroma_dir.exists():
+            if not self._create and not chroma_dir.exists():
                 self._collection_missing([])
-            if path is None:
+            if path is None and not read_only:
                 private_dir(settings.home)
-            private_dir(chroma_dir)
-            self._lock = StoreLock(chroma_dir).acquire()
+            if not read_only:
+                private_dir(chroma_dir)
+            self._lock = StoreLock(chroma_dir).acquire(wait_s=lock_wait_s)
             try:
-                with self._wrap("open the embedded store"):
-                    self._client = chromadb.PersistentClient(path=str(chroma_dir), settings=_chroma_settings())
-                private_tree(chroma_dir)
+                if not (chroma_dir / CHROMA_FILE).is_file():
+                    self._index_file_missing(chroma_dir)
+                try:
+                    with self._wrap("open the embedded store"):
+                        self._client = chromadb.PersistentClient(path=str(chroma_dir), settings=_chroma_settings())
+                except StoreError as exc:
+                    # Chroma writes as it opens, so a disk with no room at all stops it; a read can go on from the records.
+                    if not (read_only and "disk is full" in str(exc) and self._records_only(embedder)):
+                        raise
+                    return
+                if not read_only:
+                    private_tree(chroma_dir)
             except BaseException:
                 self._lock.release()
                 raise
@@ -213,16 +259,42 @@ class EpisodeStore:
                 embedder if embedder is not None and not isinstance(embedder, str) else settings.embedder
             )
             self._collection, self.embedder = self._open_collection(requested)
-            self._lost_sites: Counter[str] = Counter()  # sites of vectors removed on open (_remove_lost)
             self._records = self._open_records()
             ttl_s = SERVER_TTL_S if server_url is not None else None  # other processes write to a server
             self._sites = self._open_sites(ttl_s=ttl_s)
             self._site_cache = SiteCache(self._load_site, ttl_s=ttl_s)
+            if not repairing:
+                self._check_index()
         except BaseException:
             self.close()
             raise
 
     # -- opening ---------------------------------------------------------------------------------------------------
+
+    def _records_only(self, embedder: str | Embedder | None) -> bool:
+        """Open for reading from the record file alone (Chroma cannot open: the disk is full). False when the records
+        cannot answer for this namespace either."""
+        records = RecordsDB(Path(self.location), self.namespace, read_only=True)
+        if records.missing:
+            records.close()
+            return False
+        recorded = records.embedder()
+        try:
+            if embedder is not None and not isinstance(embedder, str):
+                self.embedder = embedder
+            else:
+                self.embedder = self._recorded_embedder(canonical_name(recorded)) if recorded else resolve_embedder(HASHING_NAME)
+        except ConfigError:
+            self.embedder = resolve_embedder(HASHING_NAME)
+        self._records = records
+        self._sites = SiteCounts(records.site_counts)
+        self._site_cache = SiteCache(self._load_site, ttl_s=None)
+        self._unreadable = "the disk is full, so Chroma cannot open; free some space"
+        log.warning(
+            "webcoach: the disk holding %s is full: reading the record file alone (searches need room to open the index)",
+            self.location,
+        )
+        return True
 
     def _unreachable(self, exc: BaseException) -> StoreUnavailableError:
         parts = urlsplit(self.location)
@@ -303,10 +375,21 @@ class EpisodeStore:
             chosen = resolve_embedder(requested, self._model_dir)
         elif requested is not None:
             chosen = requested
-        if collection is None and not self._create:
+        held = self._peek_records() if collection is None else (0, None)
+        if collection is None and held[0] and self.read_only:
+            raise StoreError(
+                f"namespace {self.namespace!r} at {self.location} has {held[0]} episode(s) in its record file but no vector "
+                f"index ({CHROMA_FILE} was removed or replaced): run `webcoach memory repair` to build the index again "
+                "from the records (nothing was changed)"
+            )
+        if collection is None and not self._create and not held[0]:
             self._collection_missing(self.namespaces())
         if collection is None:
-            embedder = chosen or resolve_embedder(None, self._model_dir)
+            # The records hold episodes whose index is gone: build it with the embedder they were indexed with.
+            recorded_name = held[1] if chosen is None and held[1] else None
+            embedder = chosen or (
+                self._recorded_embedder(recorded_name) if recorded_name else resolve_embedder(None, self._model_dir)
+            )
             metadata = {
                 "embedder": embedder.name,
                 "embedder_dim": embedder.dim,
@@ -339,11 +422,35 @@ class EpisodeStore:
             )
         return collection, chosen
 
+    def _peek_records(self) -> tuple[int, str | None]:
+        """(episodes, recorded embedder) of this namespace in an embedded store's record file, read without changing it."""
+        if self._layout != EMBEDDED_LAYOUT:
+            return 0, None
+        peek = RecordsDB(Path(self.location), self.namespace, read_only=True)
+        try:
+            return peek.count(), peek.embedder()
+        finally:
+            peek.close()
+
+    def _index_file_missing(self, chroma_dir: Path) -> None:
+        held, _ = self._peek_records()
+        if held and self.read_only:
+            raise StoreError(
+                f"namespace {self.namespace!r} at {chroma_dir} has {held} episode(s) in its record file but no vector index "
+                f"({CHROMA_FILE} was removed): run `webcoach memory repair` to build it again from the records (nothing "
+                "was changed)"
+            )
+        if not held and not self._create:
+            self._collection_missing([])
+
     def _open_records(self) -> Records:
         """Where the records live (chroma_records.py), with the namespace's older records moved there once."""
         meta = dict(self._collection.metadata or {})
+        if self._layout == EMBEDDED_LAYOUT and self.read_only and meta.get("layout") != EMBEDDED_LAYOUT:
+            # An older layout keeps its records in Chroma's metadata: read them there; the move waits for a writer.
+            return ChromaRecords(lambda: self._col, self._wrap)
         if self._layout == EMBEDDED_LAYOUT:
-            records: Records = RecordsDB(Path(self.location), self.namespace)
+            records: Records = RecordsDB(Path(self.location), self.namespace, read_only=self.read_only)
         elif meta.get("layout") == EMBEDDED_LAYOUT:
             raise StoreError(
                 f"namespace {self.namespace!r} at {self.location} keeps its episodes in a file beside an embedded store: "
@@ -352,9 +459,9 @@ class EpisodeStore:
         else:
             records = ChromaRecords(lambda: self._col, self._wrap)
         try:
-            with self._wrap("count episodes"):
-                count = self._collection.count()
             if meta.get("layout") != records.layout:
+                with self._wrap("count episodes"):
+                    count = self._collection.count()
                 big = count >= 1000
                 if big:  # ~0.7 s per 1,000: say why this open takes a while
                     log.warning("webcoach: moving %d episodes of namespace %r to the current layout, once", count, self.namespace)
@@ -366,52 +473,212 @@ class EpisodeStore:
                         "process has the store open) gives back the disk space the move left free",
                         self.namespace,
                     )
-            lost = records.settle(count, self._all_ids)
-            if lost:
-                self._remove_lost(lost, records)
+            if isinstance(records, RecordsDB) and not self.read_only and records.embedder() != self.embedder.name:
+                records.set_embedder(self.embedder.name)
         except BaseException:
             records.close()
             raise
         return records
 
-    def _remove_lost(self, lost: Sequence[str], records: Records) -> None:
-        """Vectors whose records are gone (the record file was deleted or swapped) cannot be shown or told apart from
-        stored episodes: remove them, so that their logs can be ingested again, and say what happened."""
-        for start in range(0, len(lost), BATCH):
-            chunk = list(lost[start : start + BATCH])
-            with self._wrap("remove episodes without records"):
-                found = self._collection.get(ids=chunk, include=["metadatas"])
-                self._lost_sites.update(s for m in found["metadatas"] or [] if (s := rank_fields(dict(m)).site))
-                self._collection.delete(ids=chunk)
-        where = getattr(records, "path", self.location)
-        log.warning(
-            "webcoach: %d episode(s) of namespace %r had a vector but no record in %s (the file was removed, replaced "
-            "or restored from another time): they were removed; ingest their logs or import an export to have them back",
-            len(lost),
-            self.namespace,
-            where,
-        )
-
-    def _all_ids(self) -> Iterator[str]:
+    def _vectors(self) -> dict[str, str]:
+        """id -> site of every vector in the index."""
+        found: dict[str, str] = {}
         offset = 0
         while True:
-            with self._wrap("read episodes"):
-                ids = self._collection.get(limit=5000, offset=offset, include=[])["ids"]
-            if not ids:
-                return
-            yield from ids
-            offset += len(ids)
+            with self._wrap("read the index"):
+                page = self._collection.get(limit=5000, offset=offset, include=["metadatas"])
+            if not page["ids"]:
+                return found
+            for i, m in zip(page["ids"], page["metadatas"] or [{}] * len(page["ids"]), strict=True):
+                found[i] = rank_fields(dict(m or {})).site or ""
+            offset += len(page["ids"])
 
     def _open_sites(self, *, ttl_s: float | None) -> SiteCounts:
+        if isinstance(self._records, RecordsDB) or self._layout == EMBEDDED_LAYOUT:
+            return SiteCounts(self._rec.site_counts)  # counted from the records: nothing to drift
         name = f"webcoach-{self.namespace}{SITES_SUFFIX}"
         existing = self._get_collection(name)
         with self._wrap("open the site counts"):
-            sites = SiteCounts(existing or self._client.get_or_create_collection(name, embedding_function=None), ttl_s=ttl_s)
+            side = existing or self._client.get_or_create_collection(name, embedding_function=None)
+            sites = SiteCounts(lambda: read_counts(side), save=side, ttl_s=ttl_s)
             if existing is None and self.count():  # a namespace from before site counts: count once
                 sites.rebuild(self._rec.tallies()[1].elements())
-            elif existing is not None and self._lost_sites:
-                sites.change({site: -n for site, n in self._lost_sites.items()})
         return sites
+
+    # -- the index against the records (repair.py) ------------------------------------------------------------------
+
+    def _index_state(self) -> tuple[int | None, str | None]:
+        """(vectors in the index, None) or (None, why it cannot be read)."""
+        try:
+            with self._wrap("read the index"):
+                return self._collection.count(), None
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            return None, str(exc).split("): ", 1)[-1][:200]
+
+    def _check_index(self) -> None:
+        """On open: do the index and the records agree? Cheap when they do (the generation the index copied on the last
+        clean close, and the counts); otherwise a read-only open says what to run, a writer's repairs what is safe."""
+        if not isinstance(self._records, RecordsDB):
+            if self._layout == SERVER_LAYOUT and not self.read_only and self._sites.total() != self.count():
+                self._sites.rebuild(self._rec.site_counts().elements())  # a kill between an add and its count
+            return
+        vectors, unreadable = self._index_state()
+        recorded_gen = (self._collection.metadata or {}).get("records_gen", 0)
+        if unreadable is None and vectors == self._records.count() and recorded_gen == self._records.gen():
+            return
+        p = self._plan(unreadable)
+        if not p.needed:
+            if not self.read_only:
+                self._wrote = True  # a kill after whole writes: the index only lacks the generation, written on close
+            return
+        if self.read_only:
+            log.warning(
+                "webcoach: namespace %r at %s: %s; searches may miss or lack episodes until you run `webcoach memory "
+                "repair` (this command changed nothing)",
+                self.namespace,
+                self.location,
+                p.describe(),
+            )
+            self._unreadable = unreadable  # listing, showing and export read the records; a search says what to run
+            return
+        if p.records == 0 and p.vectors:
+            raise StoreError(
+                f"the record file {FILE_NAME} at {self.location} holds no episode of namespace {self.namespace!r} but its "
+                f"index holds {p.vectors} vector(s): put the record file back from a backup, or run `webcoach memory "
+                "repair` to empty the index (the vectors are copied aside first); nothing was changed"
+            )
+        if len(p.to_index) > AUTO_REPAIR_MAX:
+            raise StoreError(
+                f"namespace {self.namespace!r} at {self.location}: {p.describe()}; that is more than a command should do "
+                f"on the side: run `webcoach memory repair` (nothing was changed)"
+            )
+        done = self._carry_out(p)
+        log.warning("webcoach: repaired on open: %s", done.line())
+
+    def _plan(self, unreadable: str | None = None) -> Plan:
+        return plan(
+            self.namespace,
+            self.location,
+            self._rec.ids(),
+            None if unreadable is not None else self._vectors(),
+            unreadable,
+        )
+
+    def repair(self, *, dry_run: bool = False, on_progress: Callable[[int, int], None] | None = None) -> Repair:
+        """Make the index agree with the records (repair.py): vectors for records that lack them (embedded again from
+        their text), vectors without records copied aside and removed, an unreadable index built again, site counts
+        counted again. `dry_run`: say what it would do, change nothing."""
+        if not isinstance(self._records, RecordsDB):  # a server keeps record and vector in one write: counts only
+            with self._wrap("count episodes"):
+                count = self.count()
+            p = Plan(namespace=self.namespace, location=self.location, records=count, vectors=count)
+            if not dry_run:
+                self._check_writable()
+                self._sites.rebuild(self._rec.site_counts().elements())
+            return Repair(plan=p, dry_run=dry_run)
+        _, unreadable = self._index_state()
+        p = self._plan(unreadable)
+        if dry_run:
+            return Repair(plan=p, dry_run=True)
+        self._check_writable()
+        return self._carry_out(p, on_progress)
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise StoreError("this EpisodeStore was opened read-only: open it without read_only=True to change it")
+
+    def _carry_out(self, p: Plan, on_progress: Callable[[int, int], None] | None = None) -> Repair:
+        self._room()
+        copy: str | None = None
+        rebuilt = False
+        if p.unreadable is not None:
+            meta = {k: v for k, v in dict(self._collection.metadata or {}).items() if k != "records_gen"}
+            name = f"webcoach-{self.namespace}"
+            with self._wrap("set the unreadable index aside"):
+                self._client.delete_collection(name)
+                self._collection = self._client.create_collection(
+                    name, embedding_function=None, metadata=meta, configuration={"hnsw": {"space": "cosine"}}
+                )
+            rebuilt = True
+        if p.to_remove:
+            copy = str(self._copy_aside(p.to_remove))
+            for start in range(0, len(p.to_remove), BATCH):
+                with self._wrap("remove vectors without records"):
+                    self._collection.delete(ids=list(p.to_remove[start : start + BATCH]))
+        if p.to_resite:
+            for start in range(0, len(p.to_resite), BATCH):
+                chunk = list(p.to_resite[start : start + BATCH])
+                metas = self._rec.metas(chunk, None, body=False)
+                with self._wrap("correct sites"):
+                    self._collection.update(ids=chunk, metadatas=[{"site": str(metas[i]["site"])} for i in chunk])
+        done = 0
+        for start in range(0, len(p.to_index), _REPAIR_CHUNK):
+            chunk = list(p.to_index[start : start + _REPAIR_CHUNK])
+            metas = self._rec.metas(chunk, None, body=True)
+            episodes = [self._episode(i, metas[i]) for i in chunk if i in metas]
+            if episodes:
+                vectors = np.asarray(self.embedder.embed([e.embedding_text() for e in episodes]), dtype=np.float32)
+                with self._wrap("index episodes"):
+                    self._collection.add(
+                        ids=[e.id for e in episodes],
+                        embeddings=vectors,
+                        metadatas=[self._rec.chroma_metadata(e) for e in episodes],  # type: ignore[misc]
+                    )
+            done += len(episodes)
+            _fault("repair-indexing")
+            if on_progress is not None:
+                on_progress(done, len(p.to_index))
+        self._sites.rebuild(self._rec.site_counts().elements())
+        self._site_cache.clear()
+        self._wrote = True
+        self._mark_synced()
+        return Repair(
+            plan=p,
+            dry_run=False,
+            indexed=done,
+            removed=len(p.to_remove),
+            resited=len(p.to_resite),
+            rebuilt=rebuilt,
+            copy=copy,
+        )
+
+    def _copy_aside(self, ids: Sequence[str]) -> Path:
+        def rows() -> Iterator[tuple[str, str, Sequence[float]]]:
+            for start in range(0, len(ids), BATCH):
+                with self._wrap("read vectors without records"):
+                    found = self._collection.get(ids=list(ids[start : start + BATCH]), include=["metadatas", "embeddings"])
+                embeddings: Any = found["embeddings"] if found["embeddings"] is not None else [[]] * len(found["ids"])
+                for i, m, v in zip(found["ids"], found["metadatas"] or [{}] * len(found["ids"]), embeddings, strict=True):
+                    yield i, rank_fields(dict(m or {})).site or "", list(v)
+
+        return keep_copy(self.location, self.namespace, rows())
+
+    def _mark_synced(self) -> None:
+        """Copy the records' generation into the index's metadata: the next open then knows the two agree, unread."""
+        if not self._wrote or not isinstance(self._records, RecordsDB) or self.read_only:
+            return
+        gen = self._records.gen()
+        meta = dict(self._collection.metadata or {})
+        if meta.get("records_gen") != gen:
+            with self._wrap("record the index's state"):
+                self._collection.modify(metadata={**meta, "records_gen": gen})
+        self._wrote = False
+
+    def _room(self, n: int = 0) -> None:
+        """Refuse a write up front when the disk is too full to take it whole: Chroma cut short by a full disk leaves an
+        index that cannot be read (repairable, but a write should fail before that). Embedded stores only."""
+        if self._layout != EMBEDDED_LAYOUT:
+            return
+        free = shutil.disk_usage(self.location).free
+        need = _min_free_bytes() + n * _BYTES_PER_ADD
+        if free < need:
+            raise StoreError(
+                f"the disk holding {self.location} is nearly full ({free / 2**20:.1f} MB free, {need / 2**20:.0f} MB "
+                f"needed to write safely): nothing was written; free some space and retry (reads still work; "
+                f"{ENV_MIN_FREE_MB} sets the margin)"
+            )
 
     def _load_site(self, site: str, limit: int) -> tuple[list[str], Any, list[dict[str, Any]]] | None:
         include = cast(Include, ["embeddings", *self._rec.include])
@@ -466,6 +733,11 @@ class EpisodeStore:
         except httpx.TransportError as exc:  # connection refused, reset or timed out: the server, not this call
             raise self._unreachable(exc) from exc
         except _CHROMA_ERRORS as exc:
+            if "disk is full" in str(exc) or getattr(exc, "errno", None) == errno.ENOSPC:
+                raise StoreError(
+                    f"Chroma could not {action} ({self.location}): the disk is full; free some space and retry (reads "
+                    "still work; if a write was cut short, `webcoach memory repair` mends the index from the records)"
+                ) from exc
             raise StoreError(f"Chroma could not {action} ({self.location}): {_one_line(exc)}") from exc
 
     @contextmanager
@@ -482,6 +754,8 @@ class EpisodeStore:
     def _col(self) -> Collection:
         if self._closed:
             raise StoreError("this EpisodeStore is closed: open a new one")
+        if getattr(self, "_collection", None) is None:  # opened from the records alone (_records_only)
+            raise StoreError(f"the vector index at {self.location} cannot be opened: {self._unreadable}")
         return self._collection
 
     @property
@@ -495,7 +769,12 @@ class EpisodeStore:
     def _episode(self, record_id: str, meta: dict[str, Any]) -> Episode:
         return decode(record_id, meta, what=f"episode {record_id} in namespace {self.namespace!r}")
 
+    def _stored(self, ids: Sequence[str]) -> set[str]:
+        """The ids among these that are stored: the records say so (embedded, the index may lag them)."""
+        return self._rec.existing(ids)
+
     def _existing(self, ids: Sequence[str]) -> set[str]:
+        """The ids among these that have a vector in the index."""
         with self._wrap("look up ids"):
             return set(self._col.get(ids=list(ids), include=[])["ids"])
 
@@ -520,14 +799,18 @@ class EpisodeStore:
         batch: dict[str, Episode] = {}
 
         def flush() -> set[str]:
-            stored = self._existing(list(batch))
+            stored = self._stored(list(batch))
             fresh = [e for i, e in batch.items() if i not in stored and i not in added]
             batch.clear()
             if not fresh:
                 return set()
+            self._check_writable()
+            self._room(len(fresh))
             embeddings = np.asarray(self.embedder.embed([e.embedding_text() for e in fresh]), dtype=np.float32)
             metadatas = [self._rec.chroma_metadata(e) for e in fresh]
-            self._rec.put(fresh)  # before the vectors: a crash leaves records without vectors, which nothing shows
+            self._rec.put(fresh)  # before the vectors: a crash leaves records without vectors, which a repair indexes
+            self._wrote = True
+            _fault("after-records-put")
             try:
                 with self._wrap("add episodes"):
                     # No documents: Chroma would index them for full-text search, which nothing here uses.
@@ -535,9 +818,14 @@ class EpisodeStore:
             except BaseException:
                 self._unput(fresh)
                 raise
-            with self._wrap("add episodes"):
-                mine = self._really_added(fresh, metadatas)
-                self._sites.change(Counter(str(m["site"]) for e, m in zip(fresh, metadatas, strict=True) if e.id in mine))
+            _fault("after-vector-add")
+            mine = {e.id for e in fresh}
+            try:  # the episodes are stored: what follows keeps indexes in step, and its failure must not say otherwise
+                with self._wrap("add episodes"):
+                    mine = self._really_added(fresh, metadatas)
+                    self._sites.change(Counter(str(m["site"]) for e, m in zip(fresh, metadatas, strict=True) if e.id in mine))
+            except StoreError as exc:
+                log.warning("webcoach: %d episode(s) stored, but their site counts were not updated (%s)", len(mine), exc)
             cached = [{**fields(e), **m} for e, m in zip(fresh, metadatas, strict=True)]
             self._site_cache.added([e.id for e in fresh], embeddings, cached)
             return mine
@@ -555,14 +843,21 @@ class EpisodeStore:
 
     def _unput(self, fresh: Sequence[Episode]) -> None:
         """A failed Chroma add: drop the records whose vectors did not land (embedded; a server keeps both together).
-        If even that fails, the next open drops them (RecordsDB.settle)."""
+        If even that fails, they stay stored and the next repair indexes them."""
         if self._lock is None:
             return
         try:
             landed = self._existing([e.id for e in fresh])
             self._rec.drop([e.id for e in fresh if e.id not in landed])
         except StoreError as exc:
-            log.warning("webcoach: %s", exc)
+            # The records stay (a full disk refuses even the delete): they are stored, and the next writer's open or
+            # `webcoach memory repair` indexes them. Say so, so the caller's count is not taken as the truth.
+            log.warning(
+                "webcoach: the failed add's %d record(s) could not be taken back (%s): they stay stored and are indexed "
+                "by `webcoach memory repair` (or the next write) once the disk has room",
+                len(fresh),
+                exc,
+            )
 
     def add(self, episode: Episode) -> str:
         """Store an episode; returns its id. Adding an id already stored changes nothing."""
@@ -584,22 +879,27 @@ class EpisodeStore:
         return self._episode(episode_id, found[episode_id])
 
     def contains(self, episode_id: str) -> bool:
-        return bool(self._existing([episode_id]))
+        return bool(self._rec.existing([episode_id]))
 
     def count(self) -> int:
+        """How many episodes are stored (the records say: embedded, the index may lag them until a repair)."""
+        if isinstance(self._records, RecordsDB):
+            return self._records.count()
         with self._wrap("count episodes"):
             return self._col.count()
 
     def forget(self, episode_id: str) -> bool:
-        """Delete an episode; False when there was none with that id."""
-        with self._wrap("read an episode"):
-            found = self._col.get(ids=[episode_id], include=["metadatas"])
-        if not found["ids"]:
+        """Delete an episode; False when there was none with that id. The one way a record leaves the store."""
+        found = self._rec.metas([episode_id], None, body=False)
+        if episode_id not in found:
             return False
+        self._check_writable()
+        site = rank_fields(found[episode_id]).site
+        self._rec.drop([episode_id])  # the record first: a vector left without one is removed by the next repair
+        self._wrote = True
+        _fault("after-records-drop")
         with self._wrap("delete an episode"):
-            self._col.delete(ids=[episode_id])  # the vector first: a record without one is never shown
-            self._rec.drop([episode_id])
-            site = rank_fields(dict((found["metadatas"] or [{}])[0])).site  # Chroma keeps the site in every layout
+            self._col.delete(ids=[episode_id])
             if site:
                 self._sites.change({site: -1})
             self._site_cache.removed(episode_id)
@@ -611,6 +911,7 @@ class EpisodeStore:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return 0
+        self._check_writable()
         changes = self._rec.bump(unique, "helped" if success else "hurt")
         for record_id, changed in changes.items():
             self._site_cache.updated(record_id, changed)
@@ -620,6 +921,7 @@ class EpisodeStore:
         """Move this namespace to another embedder: every episode is embedded again into a new collection, which then
         takes the namespace's name (an interrupted move is finished or undone when the store next opens). Returns how
         many episodes were moved; `on_progress(done, total)` follows along."""
+        self._check_writable()
         target = resolve_embedder(embedder, self._model_dir) if isinstance(embedder, str) else embedder
         name = f"webcoach-{self.namespace}"
         meta = {**dict(self._col.metadata or {}), "embedder": target.name, "embedder_dim": target.dim, "layout": self._layout}
@@ -639,6 +941,8 @@ class EpisodeStore:
             done += len(ids)
             if on_progress is not None:
                 on_progress(done, total)
+        if isinstance(self._records, RecordsDB):  # every record is in the copy: it agrees with them
+            meta["records_gen"] = self._records.gen()
         with self._wrap("switch collections"):
             copy.modify(metadata={**meta, "complete": True})
             self._client.delete_collection(name)
@@ -650,6 +954,7 @@ class EpisodeStore:
     def review(self, episode_id: str, *, pinned: bool | None = None, banned: bool | None = None) -> Episode:
         """A person's verdict on an episode: `pinned` approves it (the most trusted advice), `banned` keeps it from ever
         being shown to an agent. Returns the updated episode."""
+        self._check_writable()
         episode = self.get(episode_id)
         update = {k: v for k, v in (("pinned", pinned), ("banned", banned)) if v is not None}
         if update.get("pinned"):
@@ -676,6 +981,16 @@ class EpisodeStore:
         are re-ranked by similarity, recency and usefulness (memory/ranking.py). Only the k returned are decoded."""
         if k < 1:
             return []
+        if self._unreadable is not None and "disk is full" in self._unreadable:
+            raise StoreError(
+                f"cannot search namespace {self.namespace!r} at {self.location}: {self._unreadable} (list, show, stats and "
+                "export still work)"
+            )
+        if self._unreadable is not None:
+            raise StoreError(
+                f"the vector index of namespace {self.namespace!r} at {self.location} cannot be read ({self._unreadable}): "
+                "run `webcoach memory repair` to build it again from the record file, which holds every episode"
+            )
         w = weights or RetrievalWeights()
         query = np.asarray(self.embedder.embed([query_text(task, url)]), dtype=np.float32)
         n = max(w.overfetch, k)
@@ -784,6 +1099,11 @@ class EpisodeStore:
     def close(self) -> None:
         if self._closed:
             return
+        try:
+            if getattr(self, "_collection", None) is not None and self._records is not None:
+                self._mark_synced()
+        except StoreError as exc:  # a full disk: the next open compares the two instead
+            log.warning("webcoach: %s", exc)
         self._closed = True
         try:
             client = getattr(self, "_client", None)
@@ -796,7 +1116,8 @@ class EpisodeStore:
                     self._records.close()
             finally:
                 if self._lock is not None:
-                    private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
+                    if not self.read_only:
+                        private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
                     self._lock.release()
 
     def __enter__(self) -> EpisodeStore:

@@ -73,8 +73,8 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
         assert recorded["status"] == "added" and recorded["steps"] == 6 and recorded["source"].endswith(".trace")
         episode_id = recorded["episode_id"]
         assert recorded["episode_ids"] == [episode_id]  # every episode the run made (one per site it worked on)
-        # The server holds the embedded store only during a call: this process can open it meanwhile.
-        with EpisodeStore(home=home) as store:
+        # The server keeps the store between calls but gives it back when idle: this process gets it after a wait.
+        with EpisodeStore(home=home, lock_wait_s=10) as store:
             stored = store.get(episode_id)
             assert (stored.outcome.value, stored.outcome_by, stored.step_count) == ("failure", "agent", 6)
         again = ok(await c.call_tool("record_run", {"task": TASK, "outcome": "failure", "trace_path": str(output)}))

@@ -33,9 +33,9 @@ class CountingStore(EpisodeStore):
     lookups = 0
     writes = 0
 
-    def _existing(self, ids: Sequence[str]) -> set[str]:
+    def _stored(self, ids: Sequence[str]) -> set[str]:
         type(self).lookups += 1
-        return super()._existing(ids)
+        return super()._stored(ids)
 
     def add_batch(self, episodes: Sequence[object]) -> set[str]:  # type: ignore[override]
         type(self).writes += 1

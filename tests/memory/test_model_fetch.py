@@ -14,7 +14,7 @@ import pytest
 from webcoach.errors import ConfigError
 from webcoach.memory import embed
 from webcoach.memory.embed import HashingEmbedder, OnnxEmbedder, resolve_embedder
-from webcoach.memory.model_fetch import MODEL_SHA256, MODEL_URL, cache_root, download_model
+from webcoach.memory.model_fetch import LOCK_NAME, MODEL_SHA256, MODEL_URL, cache_root, download_model
 from webcoach.memory.store import EpisodeStore
 
 SHARED_MODEL = Path(__file__).resolve().parents[3] / "shared" / "models" / "all-MiniLM-L6-v2" / "onnx"
@@ -92,7 +92,7 @@ def test_a_bad_checksum_keeps_nothing(served: tuple[str, str], tmp_path: Path) -
     url, _ = served
     with pytest.raises(ConfigError, match=r"^cannot download all-MiniLM-L6-v2 from .*: checksum mismatch"):
         download_model(tmp_path / "cache", url=url, sha256="0" * 64, progress=False)
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [LOCK_NAME]  # the lock stays (see model_fetch)
 
 
 def test_offline_falls_back_to_hashing_with_todays_warning(
@@ -115,3 +115,28 @@ def test_download_off_never_touches_the_network(monkeypatch: pytest.MonkeyPatch,
         assert isinstance(resolve_embedder(None), HashingEmbedder)  # WEBCOACH_EMBED_DOWNLOAD=0 from conftest
     assert [r for r in caplog.records if "downloading" in r.getMessage()] == []
     assert not cache_root().exists()
+
+
+@needs_model
+def test_concurrent_first_uses_share_one_download(served: tuple[str, str], caplog: pytest.LogCaptureFixture) -> None:
+    """Two agents starting at once on a fresh machine: one downloads, the other waits and uses the same files (they
+    raced on one `.partial` file, and the loser built its store with the hashing embedder)."""
+    url, digest = served
+    caplog.set_level(logging.WARNING, logger="webcoach")
+    results: list[Path | BaseException] = []
+
+    def first_use() -> None:
+        try:
+            results.append(download_model(url=url, sha256=digest, progress=False))
+        except BaseException as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results == [cache_root() / "onnx"] * 3, results
+    assert sum("downloading the" in r.getMessage() for r in caplog.records) == 1
+    assert not list(cache_root().glob("*.partial"))
+    assert isinstance(resolve_embedder(None), OnnxEmbedder)

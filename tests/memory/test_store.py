@@ -686,7 +686,9 @@ def test_an_embedded_layout_2_store_moves_to_the_record_file_once_and_keeps_ever
         assert [store.get(e.id) for e in episodes[1:]] == episodes[1:] and store.count() == 5
 
 
-def test_a_crash_between_the_record_and_the_vector_shows_no_half_episode(tmp_path: Path) -> None:
+def test_a_crash_between_the_record_and_the_vector_is_completed_from_the_record(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "chroma"
     episode = make_episode(TASKS[0])
     # The process dies after the record is committed and before Chroma has the vector.
@@ -699,14 +701,15 @@ def test_a_crash_between_the_record_and_the_vector_shows_no_half_episode(tmp_pat
         f"store.add(Episode.model_validate_json({episode.model_dump_json()!r}))\n"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode == 3
-    with open_store(path) as store:
-        assert not store.contains(episode.id) and store.count() == 0
-        assert store.list() == [] and store.stats().count == 0 and store.search(TASKS[0]) == []
-        with pytest.raises(StoreError, match="no episode"):
-            store.get(episode.id)
-        assert store.add_batch([episode]) == {episode.id}  # stored now, whole
-        assert store.get(episode.id) == episode
-    with open_store(path) as store:
+    caplog.set_level(logging.WARNING, logger="webcoach")
+    with open_store(path, read_only=True) as store:  # a read changes nothing and says what to run
+        assert store.list() == [episode] and store.search(TASKS[0]) == []
+    assert any("memory repair" in r.getMessage() and "no vector" in r.getMessage() for r in caplog.records)
+    with open_store(path) as store:  # the record is the truth: a writer's open indexes it, whole
+        assert store.contains(episode.id) and store.count() == 1
+        assert store.search(TASKS[0], k=1, now=NOW)[0].episode == episode
+        assert store.add_batch([episode]) == set()  # already stored
+    with open_store(path, read_only=True) as store:
         assert store.list() == [episode]
 
 
@@ -794,23 +797,32 @@ def test_a_sites_own_below_the_similarity_floor_leave_room_for_other_sites(db: E
     assert [h.episode.id for h in hits] == [elsewhere.id]
 
 
-def test_a_lost_record_file_is_said_and_its_episodes_can_be_stored_again(
+def test_a_lost_record_file_deletes_nothing_on_read_and_a_restored_one_brings_everything_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "chroma"
     episodes = [make_episode(t) for t in TASKS]
     with open_store(path) as store:
         store.add_many(episodes)
+    backup = (path / FILE_NAME).read_bytes()
     (path / FILE_NAME).unlink()  # deleted, or left out of a backup that kept Chroma's files
     caplog.set_level(logging.WARNING, logger="webcoach")
+    with open_store(path, read_only=True) as store:  # a read: says so, changes nothing
+        assert store.list() == [] and store._col.count() == len(episodes)
+    assert not (path / FILE_NAME).exists()
+    assert any("memory repair" in r.getMessage() for r in caplog.records)
+    with pytest.raises(StoreError, match=r"put the record file back from a backup, or run `webcoach memory repair`"):
+        open_store(path)  # a writer will not empty the index on its own
+    (path / FILE_NAME).write_bytes(backup)  # the backup put back: every episode is there again
     with open_store(path) as store:
-        # Their text is gone: rather than vectors that match searches and block a re-ingest as "duplicates", nothing.
-        assert store.count() == 0 and store.search(TASKS[0], url=SHOP) == []
-        assert store.add_batch(episodes) == {e.id for e in episodes}
-        assert store.search(TASKS[0], url=SHOP, k=1, now=NOW)[0].episode == episodes[0]
-        assert store.stats().by_domain == [("example.com", len(episodes))]
-    (warning,) = [r.getMessage() for r in caplog.records if "no record" in r.getMessage()]
-    assert f"{len(episodes)} episode(s)" in warning and "import an export" in warning
+        assert sorted(e.id for e in store.list()) == sorted(e.id for e in episodes) and store.count() == len(episodes)
+    # Gone for good: `repair` empties the index (a copy of the vectors kept aside), and the logs can be stored again.
+    (path / FILE_NAME).unlink()
+    with open_store(path, repairing=True) as store:
+        done = store.repair()
+        assert done.removed == len(episodes) and done.copy is not None
+        assert len(Path(done.copy).read_text().splitlines()) == len(episodes)
+        assert store.count() == 0 and store.add_batch(episodes) == {e.id for e in episodes}
 
 
 def test_a_damaged_record_file_is_a_one_line_error(tmp_path: Path) -> None:
