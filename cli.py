@@ -340,7 +340,7 @@ def advise(
             return
         with store:
             coach = Coach(store, llm=llm)
-            hits = asyncio.run(coach.retrieve(task, url))
+            hits = [h for h in asyncio.run(coach.retrieve(task, url)) if not h.episode.banned]
             advice = asyncio.run(coach.advise(task, url, hits=hits))
     if as_json:
         print_json(
@@ -583,12 +583,22 @@ def mcp(
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     embedder: Embedder = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Bearer token every HTTP request must carry (env WEBCOACH_MCP_TOKEN); required for --http beyond loopback.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve memory and the coach to MCP clients (Claude Desktop, Claude Code, Cursor ...); stdio unless --http."""
     from webcoach.hooks.mcp_server import ServerOptions, serve
+    from webcoach.settings import mcp_token
 
     with one_line_errors():
-        serve(ServerOptions(home=home, namespace=namespace, chroma_url=chroma_url, embedder=embedder, llm=llm), http)
+        options = ServerOptions(home=home, namespace=namespace, chroma_url=chroma_url, embedder=embedder, llm=llm)
+        serve(options, http, mcp_token(token))
 
 
 @memory_app.command("list")
@@ -602,18 +612,22 @@ def memory_list(
     """List stored episodes, newest first."""
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         at_least_one(limit, "--limit")
-        episodes = store.list(limit=limit)
+        listed = store.list(limit=limit)
         total = store.count()
+    # Banned episodes leave memory only through `memory show ID` and export (see coach/scope.py).
+    episodes = [e for e in listed if not e.banned]
     if as_json:
-        print_json([e.model_dump(mode="json") for e in episodes])
+        print_json([{**e.model_dump(mode="json"), "trust": e.trust} for e in episodes])
         return
     if not episodes:
         out.print("no episodes stored yet: add some with `webcoach ingest` or `webcoach run`")
         return
     for ep in episodes:
         out.print(episode_line(ep))
-    if total > len(episodes):
-        out.print(f"… {total - len(episodes)} more (use --limit)")
+    if len(listed) > len(episodes):
+        out.print(f"({len(listed) - len(episodes)} banned not listed: `webcoach memory show ID` shows one)")
+    if total > len(listed):
+        out.print(f"… {total - len(listed)} more (use --limit)")
 
 
 @memory_app.command("show")
@@ -628,8 +642,10 @@ def memory_show(
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         ep = store.get(episode_id)
     if as_json:
-        print_json(ep.model_dump(mode="json"))
+        print_json({**ep.model_dump(mode="json"), "trust": ep.trust})
     else:
+        if ep.banned:
+            out.print("BANNED: a person excluded this episode; it is never shown to agents (undo: memory ban --undo ID)")
         show_episode(ep)
 
 
@@ -645,7 +661,7 @@ def memory_search(
 ) -> None:
     """Find the stored episodes most relevant to a task (similarity, recency, usefulness, same site)."""
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
-        hits = store.search(query, url=url, k=at_least_one(k, "-k/--top"))
+        hits = [h for h in store.search(query, url=url, k=at_least_one(k, "-k/--top")) if not h.episode.banned]
     if as_json:
         print_json([hit_json(h) for h in hits])
         return

@@ -149,7 +149,8 @@ async def watch(
         outcome = watcher.outcome or ("failure" if failed else None)
         try:
             if saved:
-                episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
+                # The script's own verdict (or its exception) is the script's claim, as an agent's is: nobody vouches for it.
+                episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="agent" if outcome else None)
                 await keep_run(coach.store, episode)
                 watcher.episode = episode
         except WebcoachError as exc:
