@@ -346,7 +346,7 @@ def advise(
         print_json(
             {
                 "advice": {**advice.model_dump(mode="json"), "rendered": advice.render()} if advice else None,
-                "hits": [hit_json(h) for h in hits],
+                "hits": [hit_json(h, url, task) for h in hits],
                 "config": asdict(coach.config),
             }
         )
@@ -386,7 +386,12 @@ def advise(
         )
 
 
-def hit_json(h: Hit) -> dict[str, Any]:
+def hit_json(h: Hit, url: str | None, task: str) -> dict[str, Any]:
+    """A hit for `--json`: its ranking, and its episode through the guard every way out of memory uses (coach/scope.py):
+    another site's page text never, instruction-like text withheld, an answer only for the same task."""
+    from webcoach.coach.scope import guarded, run_site
+
+    episode = guarded(h.episode, run_site(url, task), answers_for=task) or h.episode
     return {
         "score": h.score,
         "similarity": h.similarity,
@@ -395,7 +400,7 @@ def hit_json(h: Hit) -> dict[str, Any]:
         "same_site": h.same_site,
         "likely_site": h.likely_site,
         "trust": h.episode.trust,
-        "episode": h.episode.model_dump(mode="json"),
+        "episode": episode.model_dump(mode="json"),
     }
 
 
@@ -616,8 +621,11 @@ def memory_list(
         total = store.count()
     # Banned episodes leave memory only through `memory show ID` and export (see coach/scope.py).
     episodes = [e for e in listed if not e.banned]
-    if as_json:
-        print_json([{**e.model_dump(mode="json"), "trust": e.trust} for e in episodes])
+    if as_json:  # through the same guard as every way out (no site given: no page text, only approved lessons)
+        from webcoach.coach.scope import guarded
+
+        shown = [g for e in episodes if (g := guarded(e, None)) is not None]
+        print_json([{**e.model_dump(mode="json"), "trust": e.trust} for e in shown])
         return
     if not episodes:
         out.print("no episodes stored yet: add some with `webcoach ingest` or `webcoach run`")
@@ -663,7 +671,7 @@ def memory_search(
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
         hits = [h for h in store.search(query, url=url, k=at_least_one(k, "-k/--top")) if not h.episode.banned]
     if as_json:
-        print_json([hit_json(h) for h in hits])
+        print_json([hit_json(h, url, query) for h in hits])
         return
     if not hits:
         out.print("no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`")

@@ -101,7 +101,8 @@ def clean(text: str | None) -> str:
     text = _ESCAPE_SEQ.sub("", text)
     text = _strip_invisible(_CONTROL.sub(" ", text))
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+        # NFKC, but an ellipsis stays one character (it marks clipped text, and widths are counted).
+        text = "\u2026".join(unicodedata.normalize("NFKC", part) for part in text.split("\u2026"))
     return " ".join(text.split())
 
 
