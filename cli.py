@@ -361,13 +361,13 @@ def advise(
             return
         with store:
             coach = Coach(store, llm=llm)
-            hits = asyncio.run(coach.retrieve(task, url))
+            hits = [h for h in asyncio.run(coach.retrieve(task, url)) if not h.episode.banned]
             advice = asyncio.run(coach.advise(task, url, hits=hits))
     if as_json:
         print_json(
             {
                 "advice": {**advice.model_dump(mode="json"), "rendered": advice.render()} if advice else None,
-                "hits": [hit_json(h) for h in hits],
+                "hits": [hit_json(h, url, task) for h in hits],
                 "config": asdict(coach.config),
             }
         )
@@ -407,7 +407,12 @@ def advise(
         )
 
 
-def hit_json(h: Hit) -> dict[str, Any]:
+def hit_json(h: Hit, url: str | None, task: str) -> dict[str, Any]:
+    """A hit for `--json`: its ranking, and its episode through the guard every way out of memory uses (coach/scope.py):
+    another site's page text never, instruction-like text withheld, an answer only for the same task."""
+    from webcoach.coach.scope import guarded, run_site
+
+    episode = guarded(h.episode, run_site(url, task), answers_for=task) or h.episode
     return {
         "score": h.score,
         "similarity": h.similarity,
@@ -416,7 +421,7 @@ def hit_json(h: Hit) -> dict[str, Any]:
         "same_site": h.same_site,
         "likely_site": h.likely_site,
         "trust": h.episode.trust,
-        "episode": h.episode.model_dump(mode="json"),
+        "episode": episode.model_dump(mode="json"),
     }
 
 
@@ -604,12 +609,22 @@ def mcp(
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     embedder: Embedder = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Bearer token every HTTP request must carry (env WEBCOACH_MCP_TOKEN); required for --http beyond loopback.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve memory and the coach to MCP clients (Claude Desktop, Claude Code, Cursor ...); stdio unless --http."""
     from webcoach.hooks.mcp_server import ServerOptions, serve
+    from webcoach.settings import mcp_token
 
     with one_line_errors():
-        serve(ServerOptions(home=home, namespace=namespace, chroma_url=chroma_url, embedder=embedder, llm=llm), http)
+        options = ServerOptions(home=home, namespace=namespace, chroma_url=chroma_url, embedder=embedder, llm=llm)
+        serve(options, http, mcp_token(token))
 
 
 @memory_app.command("list")
@@ -623,18 +638,25 @@ def memory_list(
     """List stored episodes, newest first."""
     with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         at_least_one(limit, "--limit")
-        episodes = store.list(limit=limit)
+        listed = store.list(limit=limit)
         total = store.count()
-    if as_json:
-        print_json([e.model_dump(mode="json") for e in episodes])
+    # Banned episodes leave memory only through `memory show ID` and export (see coach/scope.py).
+    episodes = [e for e in listed if not e.banned]
+    if as_json:  # through the same guard as every way out (no site given: no page text, only approved lessons)
+        from webcoach.coach.scope import guarded
+
+        shown = [g for e in episodes if (g := guarded(e, None)) is not None]
+        print_json([{**e.model_dump(mode="json"), "trust": e.trust} for e in shown])
         return
     if not episodes:
         out.print("no episodes stored yet: add some with `webcoach ingest` or `webcoach run`")
         return
     for ep in episodes:
         out.print(episode_line(ep))
-    if total > len(episodes):
-        out.print(f"… {total - len(episodes)} more (use --limit)")
+    if len(listed) > len(episodes):
+        out.print(f"({len(listed) - len(episodes)} banned not listed: `webcoach memory show ID` shows one)")
+    if total > len(listed):
+        out.print(f"… {total - len(listed)} more (use --limit)")
 
 
 @memory_app.command("show")
@@ -649,8 +671,10 @@ def memory_show(
     with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         ep = store.get(episode_id)
     if as_json:
-        print_json(ep.model_dump(mode="json"))
+        print_json({**ep.model_dump(mode="json"), "trust": ep.trust})
     else:
+        if ep.banned:
+            out.print("BANNED: a person excluded this episode; it is never shown to agents (undo: memory ban --undo ID)")
         show_episode(ep)
 
 
@@ -666,9 +690,9 @@ def memory_search(
 ) -> None:
     """Find the stored episodes most relevant to a task (similarity, recency, usefulness, same site)."""
     with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
-        hits = store.search(query, url=url, k=at_least_one(k, "-k/--top"))
+        hits = [h for h in store.search(query, url=url, k=at_least_one(k, "-k/--top")) if not h.episode.banned]
     if as_json:
-        print_json([hit_json(h) for h in hits])
+        print_json([hit_json(h, url, query) for h in hits])
         return
     if not hits:
         out.print("no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`")

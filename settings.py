@@ -140,3 +140,12 @@ def resolve(
             _pick(chroma_timeout_s, ENV_CHROMA_TIMEOUT), ENV_CHROMA_TIMEOUT, "timeout_s", DEFAULT_CHROMA_TIMEOUT_S
         ),
     )
+
+
+MCP_TOKEN_ENV = "WEBCOACH_MCP_TOKEN"
+
+
+def mcp_token(explicit: str | None = None) -> str | None:
+    """The bearer token `webcoach mcp --http` requires of every request (--token > WEBCOACH_MCP_TOKEN > none)."""
+    token = _pick(explicit, MCP_TOKEN_ENV)
+    return token.strip() if token and token.strip() else None

@@ -14,8 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from webcoach.condenser.episode import Episode, Trust
-from webcoach.condenser.guard import clean, instruction_problem, lesson_problem, quote_data
-from webcoach.condenser.site import HOST_IN_TEXT, foreign_hosts
+from webcoach.condenser.guard import WITHHELD, clean, instruction_problem, mask_hosts, quote_data, text_problem
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.memory.ranking import Hit
 
@@ -79,25 +78,23 @@ def render_advice(advice: Advice) -> str:
 
 
 def mask_foreign(text: str, site: str | None) -> str:
-    """Replace every host name that is not on `site` with a neutral placeholder."""
-    foreign = set(foreign_hosts(text, site))
-    if not foreign:
-        return text
-    return HOST_IN_TEXT.sub(lambda m: "(another site)" if m.group(1).lower() in foreign else m.group(0), text)
+    """Replace every host name that is not on `site` with a neutral placeholder (disguised and lookalike ones too)."""
+    return mask_hosts(text, site)
 
 
 def observe(kind: ObservationKind, text: str | None, ep: Episode, site: str | None, *, limit: int = 200) -> Observation:
-    """A page-derived string from `ep`, made safe to show to a run on `site`."""
+    """A recorded string from `ep`, made safe to show to a run on `site`. Every kind and every writer gets the same
+    check (a `condenser` label in a record says nothing about who wrote its text); a route is made of URL paths, where
+    only an instruction is refused (a path through /login to /password-reset is no request for one)."""
     own = site is not None and ep.domain == site
     cleaned = clean(text)
-    # An LLM-written lesson is checked again as it is injected (it may predate the check, or come from an import).
-    written_by_model = ep.condenser.startswith("llm") and kind in ("lesson", "general_lesson", "note")
-    if instruction_problem(cleaned) or (written_by_model and lesson_problem(cleaned, site)):
-        cleaned = "(withheld: the recorded text read like an instruction to the agent)"
+    problem = instruction_problem(cleaned) if kind == "route" else text_problem(cleaned, site, hosts=False)
+    if problem is not None:
+        cleaned = WITHHELD
     age = max(0, (datetime.now(UTC) - _aware(ep.created_at)).days)
     return Observation(
         kind=kind,
-        quote=quote_data(mask_foreign(cleaned, site), limit),
+        quote=quote_data(mask_hosts(cleaned, site), limit),
         episode_id=ep.id,
         site=site if own and site else "another site",
         age_days=age,

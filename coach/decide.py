@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from webcoach.coach.advice import MAX_OBSERVATIONS, Advice, Observation, Situation, Trigger, observe
-from webcoach.coach.scope import on_site
-from webcoach.condenser.episode import Episode, Outcome
+from webcoach.coach.scope import on_site, problem_fact, same_task
+from webcoach.condenser.episode import Episode, FailureMode, Outcome
 from webcoach.condenser.rules import describe, short_url
 from webcoach.condenser.trajectory import Step
 from webcoach.memory.ranking import Hit
@@ -35,17 +35,24 @@ def _route(ep: Episode) -> str | None:
     return None
 
 
-def _success_observations(ep: Episode, site: str | None) -> list[Observation]:
-    """What a past success on this site shows: its route and its answer, as quoted data."""
+def _success_observations(ep: Episode, situation: Situation) -> list[Observation]:
+    """What a past success on this site shows: its route, and its answer when it was the same task (another task's
+    answer is a wrong answer here), as quoted data."""
+    site = situation.site
     found: list[Observation] = []
     route = _route(ep)
     if route:
         found.append(observe("route", f"{route} ({ep.step_count} steps)", ep, site))
     elif ep.summary:
         found.append(observe("note", ep.summary, ep, site, limit=160))
-    if ep.final_answer:
+    if ep.final_answer and same_task(ep.task, situation.task):
         found.append(observe("answer", ep.final_answer, ep, site, limit=80))
     return found
+
+
+def _problem(mode: FailureMode, ep: Episode, site: str | None) -> Observation:
+    # A failure reaches an agent as facts the coach composes (what failed, error class, where), not as the page's words.
+    return observe("problem", problem_fact(mode), ep, site)
 
 
 def _words(text: str | None) -> set[str]:
@@ -81,14 +88,18 @@ class RuleDecider:
         observations: list[Observation] = []
         cited: list[Hit] = []
         for hit in successes:
-            observations.extend(_success_observations(hit.episode, site))
+            observations.extend(_success_observations(hit.episode, situation))
             cited.append(hit)
         for hit in failures:
             ep = hit.episode
-            lessons = [lesson for lesson in ep.lessons if not lesson.startswith("This route worked")][:2]
+            # A lesson that quotes a failed step's error carries the page's words: that failure is told as facts instead.
+            lessons = [
+                lesson for lesson in ep.lessons if not lesson.startswith("This route worked") and " failed: " not in lesson
+            ][:2]
             notes = [observe("lesson", lesson, ep, site) for lesson in lessons]
-            if not notes and ep.failure_modes:
-                notes = [observe("problem", ep.failure_modes[0].detail, ep, site)]
+            errors = [m for m in ep.failure_modes if m.kind in ("error", "timeout")]
+            if (len(notes) < 2 and errors) or (not notes and ep.failure_modes):
+                notes.append(_problem((errors or ep.failure_modes)[0], ep, site))
             if notes:
                 observations.extend(notes)
                 cited.append(hit)
@@ -134,7 +145,7 @@ class RuleDecider:
                         hit,
                         "Your last step failed the way a past run on this site failed (below). Do not retry it; "
                         "try a different element or route.",
-                        [observe("problem", mode.detail, hit.episode, situation.site)],
+                        [_problem(mode, hit.episode, situation.site)],
                         situation,
                         trigger="same_error",
                         key=f"same_error:{hit.episode.id}:{mode.detail}",
@@ -156,7 +167,7 @@ class RuleDecider:
                     hit,
                     "You have now done the same action twice in a row; a past run on this site got stuck repeating "
                     "actions like this and failed. Change approach.",
-                    [observe("problem", loop.detail, hit.episode, situation.site)],
+                    [_problem(loop, hit.episode, situation.site)],
                     situation,
                     trigger="loop",
                     key=f"loop:{b.action}:{b.target}:{b.url}",
@@ -176,7 +187,7 @@ class RuleDecider:
                         hit,
                         "A past run on this site found the page you are on to be a dead end (below); go back and "
                         "take another route.",
-                        [observe("problem", mode.detail, hit.episode, situation.site)],
+                        [_problem(mode, hit.episode, situation.site)],
                         situation,
                         trigger="dead_end",
                         key=f"dead_end:{short_url(here)}",
@@ -196,7 +207,7 @@ class RuleDecider:
         return Advice(
             text=f"You have taken {len(steps)} steps so far; similar successful runs on this site needed at most "
             f"{longest} steps. If you already have the answer, finish now.",
-            observations=_success_observations(best.episode, situation.site),
+            observations=_success_observations(best.episode, situation),
             episode_ids=[h.episode.id for h in successes[:2]],
             why=f"past successes took <= {longest} steps",
             confidence=_confidence(successes[:2]),
@@ -229,7 +240,7 @@ class RuleDecider:
         return Advice(
             text="A past run on this site reached the answer by the route below, which does not pass through "
             "the page you are on. Consider taking it.",
-            observations=_success_observations(ep, situation.site),
+            observations=_success_observations(ep, situation),
             episode_ids=[ep.id],
             why=f"episode {ep.id} reached the answer by a shorter path",
             confidence=_confidence([best]),
@@ -253,7 +264,7 @@ class RuleDecider:
         success = next((h for h in relevant if h.episode.outcome is Outcome.SUCCESS and h is not cause), None)
         if success is not None:
             text = f"{text} A similar run on this site succeeded (route below)."
-            observations = [*observations, *_success_observations(success.episode, situation.site)]
+            observations = [*observations, *_success_observations(success.episode, situation)]
             cited.append(success)
         return Advice(
             text=text,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from webcoach.coach.advice import Advice, Situation, observe
-from webcoach.condenser.guard import FENCE_RULE, clean, fence, lesson_problem
+from webcoach.condenser.guard import FENCE_RULE, clean, fence, text_problem
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.rules import clip, describe, short_url
 from webcoach.errors import ModelError
@@ -100,7 +100,7 @@ class LLMDecider:
         if not cited:  # advice that rests on no retrieved episode is the model's own opinion, not memory
             log.warning("LLM coach %s advised without citing a retrieved episode; staying silent", self.model.name)
             return None
-        problem = lesson_problem(text, situation.site)
+        problem = text_problem(text, situation.site)  # the same check as every stored text (any verb form, any host)
         if problem is not None:  # the model may have been steered by page text in the memories
             log.warning("LLM coach %s advice dropped: it %s", self.model.name, problem)
             return None

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
-from webcoach.condenser.episode import Episode, Outcome, OutcomeBy
+from webcoach.condenser.episode import Episode, Outcome, OutcomeBy, vouch
+from webcoach.condenser.guard import clean_episode
 from webcoach.condenser.llm_condenser import condense_llm
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.rules import clip, condense_rules_all
@@ -45,10 +46,18 @@ async def acondense(
     outcome_by: OutcomeBy | None = None,
     secrets: Iterable[str] = (),
     sensitive_data: Mapping[str, Any] | None = None,
+    vouched_by: str | None = None,
 ) -> Episode:
     """Async form of `condense`, for use inside a running event loop (e.g. a browser-use hook)."""
     episodes = await acondense_all(
-        source, task, llm=llm, outcome=outcome, outcome_by=outcome_by, secrets=secrets, sensitive_data=sensitive_data
+        source,
+        task,
+        llm=llm,
+        outcome=outcome,
+        outcome_by=outcome_by,
+        secrets=secrets,
+        sensitive_data=sensitive_data,
+        vouched_by=vouched_by,
     )
     return episodes[0]
 
@@ -62,6 +71,7 @@ async def acondense_all(
     outcome_by: OutcomeBy | None = None,
     secrets: Iterable[str] = (),
     sensitive_data: Mapping[str, Any] | None = None,
+    vouched_by: str | None = None,
 ) -> list[Episode]:
     """Every episode of a run: one per site it worked on, the main site's first (see condenser/attribution.py).
     The LLM condenser, when asked for, rewrites the main site's episode; the other sites' stay rule-based."""
@@ -71,9 +81,10 @@ async def acondense_all(
     for value in sensitive_values(sensitive_data):
         redactor.add_secret(value)
     drafts = condense_rules_all(traj, _task_for(traj, task, redactor), outcome=outcome, outcome_by=outcome_by)
-    if llm is None:
-        return drafts
-    return [await condense_llm(traj, drafts[0], resolve_model(llm)), *drafts[1:]]
+    if llm is not None:
+        drafts = [await condense_llm(traj, drafts[0], resolve_model(llm)), *drafts[1:]]
+    # Trust is the caller's to grant (it knows who gave the verdict); nothing in the log can set it.
+    return [vouch(clean_episode(episode), vouched_by) for episode in drafts]
 
 
 def condense_all(
@@ -85,10 +96,18 @@ def condense_all(
     outcome_by: OutcomeBy | None = None,
     secrets: Iterable[str] = (),
     sensitive_data: Mapping[str, Any] | None = None,
+    vouched_by: str | None = None,
 ) -> list[Episode]:
     """Like `condense`, but every site's episode of a run that worked on several sites (the main site's first)."""
     coro = acondense_all(
-        source, task, llm=llm, outcome=outcome, outcome_by=outcome_by, secrets=secrets, sensitive_data=sensitive_data
+        source,
+        task,
+        llm=llm,
+        outcome=outcome,
+        outcome_by=outcome_by,
+        secrets=secrets,
+        sensitive_data=sensitive_data,
+        vouched_by=vouched_by,
     )
     try:
         asyncio.get_running_loop()
@@ -107,16 +126,25 @@ def condense(
     outcome_by: OutcomeBy | None = None,
     secrets: Iterable[str] = (),
     sensitive_data: Mapping[str, Any] | None = None,
+    vouched_by: str | None = None,
 ) -> Episode:
     """Condense a Playwright trace.zip, a HAR, a browser-use history JSON (path or dict) or a live AgentHistoryList.
 
     `task` is required when the log does not carry it. `llm` ('anthropic:MODEL', a langchain-core chat model, a
     webcoach ChatModel or a function) turns on the LLM condenser; on any LLM failure the rule-based episode is returned and
     `episode.condenser` says why. `outcome` is a human verdict and overrides what the log says. `secrets` and
-    `sensitive_data` are masked everywhere, on top of what redaction finds by itself.
+    `sensitive_data` are masked everywhere, on top of what redaction finds by itself. `vouched_by` says who vouches for
+    the outcome ("human:<how>", "judge:<model id>"; see `Episode.trust`): only the code that got the verdict sets it.
     """
     coro = acondense(
-        source, task, llm=llm, outcome=outcome, outcome_by=outcome_by, secrets=secrets, sensitive_data=sensitive_data
+        source,
+        task,
+        llm=llm,
+        outcome=outcome,
+        outcome_by=outcome_by,
+        secrets=secrets,
+        sensitive_data=sensitive_data,
+        vouched_by=vouched_by,
     )
     try:
         asyncio.get_running_loop()

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from webcoach.condenser.site import site_of
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Outcome(StrEnum):
@@ -87,6 +87,10 @@ class Episode(BaseModel):
     # Provenance: where a record came from when it was not condensed here (an import file), and a person's verdict on it.
     imported_from: str | None = None
     imported_at: datetime | None = None
+    # Who vouches for the outcome, written only by webcoach's own code paths, never read from a log or an import:
+    # "human:<how>" (a person acting through webcoach: `ingest --outcome`, the CLI, the demo's author), "judge:<model id>"
+    # (a judge webcoach ran), None (nobody: the agent's own claim, or a verdict found inside the log). See `trust`.
+    vouched_by: str | None = None
     pinned: bool = False  # a person approved it (`webcoach memory pin`)
     banned: bool = False  # a person excluded it (`webcoach memory ban`): never shown to an agent
 
@@ -104,21 +108,28 @@ class Episode(BaseModel):
 
     @property
     def trust(self) -> Trust:
-        """approved (pinned by a person) > human-labelled > judged > agent-claimed > imported; banned is never used."""
+        """approved (pinned by a person) > human-vouched > judged by webcoach's judge > agent-claimed > imported; banned
+        is never used. Granted by who wrote the record (`vouched_by`, `pinned`), never by what the log or a file says:
+        `outcome_by` only reports who said how the run went, and a log can say anything."""
         if self.banned:
             return "banned"
         if self.pinned:
             return "approved"
         if self.imported_from is not None:
             return "imported"
-        if self.outcome_by in ("human", "judge"):
-            return self.outcome_by
+        kind = (self.vouched_by or "").partition(":")[0]
+        if kind == "human":
+            return "human"
+        if kind == "judge":
+            return "judge"
         return "agent"
 
     @property
     def trusted(self) -> bool:
-        """Trusted enough for its site-independent lessons to be shown on other sites."""
-        return self.trust in ("approved", "human", "judge")
+        """Whether its site-independent lessons may be shown on other sites: only when a person approved the episode
+        (`memory pin`). A person or judge vouching for the outcome vouches for the outcome, not for text a page or an
+        LLM wrote."""
+        return self.pinned and not self.banned
 
     def embedding_text(self) -> str:
         """What is embedded for retrieval: queries are tasks, so the task (and its site) is what to match on."""
@@ -128,6 +139,12 @@ class Episode(BaseModel):
     def usefulness(self) -> float:
         """Laplace-smoothed share of coached runs that succeeded after advice from this episode (0.5 = no evidence)."""
         return (self.helped + 1) / (self.helped + self.hurt + 2)
+
+
+def vouch(episode: Episode, by: str | None) -> Episode:
+    """`episode` with its outcome vouched for by `by` ("human:<how>", "judge:<model id>") or by nobody (None). Called only
+    by webcoach's own code paths that know who gave the verdict."""
+    return episode.model_copy(update={"vouched_by": by})
 
 
 def domain_of(url: str | None) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from webcoach.condenser.episode import Episode, FailureKind, FailureMode
-from webcoach.condenser.guard import FENCE_RULE, clean, fence, lesson_problem
+from webcoach.condenser.guard import FENCE_RULE, clean, fence, text_problem
 from webcoach.condenser.incidents import third_party
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.rules import describe, short_url
@@ -106,26 +106,33 @@ async def condense_llm(traj: Trajectory, draft: Episode, model: ChatModel) -> Ep
         log.warning("LLM condenser %s failed (%s); kept the rule-based episode", model.name, reason)
         return draft.model_copy(update={"condenser": f"rules (fallback: {model.name} failed: {reason})"})
     scrub = Redactor()  # the model saw only redacted text, but it may still produce key- or card-like strings
-    # The model read page text: a lesson it wrote may carry a page's instruction. Check each before it is stored.
-    lessons: list[str] = []
+    # The model read page text: anything it wrote may carry a page's instruction. Every field is checked the same way
+    # before it is stored (lessons, what worked, failure details, steps, the summary); what fails is dropped.
     dropped = 0
-    for lesson in answer.lessons:
-        if lesson_problem(lesson, draft.domain) is None:
-            lessons.append(scrub.text(clean(lesson)) or "")
-        else:
-            dropped += 1
-    worked = [scrub.text(clean(s)) or "" for s in answer.what_worked if lesson_problem(s, draft.domain) is None]
-    dropped += len(answer.what_worked) - len(worked)
-    label = f"llm:{model.name}" + (f" ({dropped} unsafe lesson(s) dropped)" if dropped else "")
+
+    def kept(texts: list[str]) -> list[str]:
+        nonlocal dropped
+        ok = [scrub.text(clean(t)) or "" for t in texts if text_problem(t, draft.domain) is None]
+        dropped += len(texts) - len(ok)
+        return ok
+
+    lessons = kept(answer.lessons)
+    worked = kept(answer.what_worked)
+    steps = kept(answer.key_steps)
+    failures = [
+        FailureMode(kind=f.kind, detail=scrub.text(clean(f.detail)) or "", step=f.step)
+        for f in answer.failure_modes
+        if text_problem(f.detail, draft.domain) is None
+    ]
+    dropped += len(answer.failure_modes) - len(failures)
+    summary = scrub.text(clean(answer.summary)) if text_problem(answer.summary, draft.domain) is None else None
+    dropped += summary is None
+    label = f"llm:{model.name}" + (f" ({dropped} unsafe item(s) dropped)" if dropped else "")
     return draft.model_copy(
         update={
-            "summary": scrub.text(answer.summary),
-            "key_steps": [scrub.text(s) for s in answer.key_steps] or draft.key_steps,
-            "failure_modes": [
-                FailureMode(kind=f.kind, detail=scrub.text(f.detail) or "", step=f.step) for f in answer.failure_modes
-            ]
-            if answer.failure_modes or not draft.failure_modes
-            else draft.failure_modes,
+            "summary": summary or draft.summary,
+            "key_steps": steps or draft.key_steps,
+            "failure_modes": failures if failures or not draft.failure_modes else draft.failure_modes,
             "what_worked": worked,
             "lessons": lessons or draft.lessons,
             "condenser": label,

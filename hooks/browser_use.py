@@ -44,6 +44,9 @@ class Label:
     success: bool | None  # None: nobody could say (the episode's outcome is then unknown)
     by: OutcomeBy = "judge"
     reason: str | None = None
+    # Who vouches for the verdict ("judge:<model id>" for a judge webcoach ran); None: nobody, the episode is not
+    # trusted above the agent's own claim (see Episode.trust).
+    vouched_by: str | None = None
 
 
 def telemetry_off(agent: Any) -> None:
@@ -181,6 +184,7 @@ class CoachingSession(RunHooks):
                     sensitive_data=self._sensitive,
                     outcome=outcome,
                     outcome_by=label.by if label is not None else None,
+                    vouched_by=label.vouched_by if label is not None else None,
                 )
             if label is not None and label.reason:
                 episode = episode.model_copy(update={"outcome_reason": label.reason[:300]})

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hmac
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -33,6 +35,7 @@ from webcoach.hooks.mcp_tools import (
     WebcoachMCP,
     one_line,
 )
+from webcoach.settings import MCP_TOKEN_ENV
 
 log = logging.getLogger("webcoach")
 
@@ -160,9 +163,10 @@ def build_server(options: ServerOptions | None = None) -> MCPServer:
     async def rate_advice(
         advice_id: Annotated[str, Field(description="The advice_id get_advice returned.")],
         helped: Annotated[bool, Field(description="Whether following the advice helped.")],
+        ctx: Context,
     ) -> RateOut:
         with _tool_errors("rate_advice"):
-            return await state.rate_advice(advice_id, helped)
+            return await state.rate_advice(advice_id, helped, session_key(ctx))
         raise AssertionError("unreachable")
 
     @server.resource(
@@ -195,8 +199,53 @@ def build_server(options: ServerOptions | None = None) -> MCPServer:
     return server
 
 
-def serve(options: ServerOptions, http: str | None = None) -> None:
-    """Run until the client disconnects (stdio) or the process is stopped (`http`: 'HOST:PORT', streamable HTTP at /mcp)."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class BearerToken:
+    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <token>`, else 401 before the MCP app sees
+    it. A page in a browser (DNS rebinding, a form post) cannot send the header with a token it does not know."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self._token = token.encode()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http" and not self._allowed(scope):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="webcoach"')],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"error": "unauthorized: send Authorization: Bearer <token>"}'})
+            return
+        await self.app(scope, receive, send)
+
+    def _allowed(self, scope: dict[str, Any]) -> bool:
+        values = [v for k, v in scope.get("headers") or [] if k.lower() == b"authorization"]
+        if len(values) != 1:
+            return False
+        scheme, _, given = values[0].strip().partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self._token)
+
+
+def serve(options: ServerOptions, http: str | None = None, token: str | None = None) -> None:
+    """Run until the client disconnects (stdio) or the process is stopped (`http`: 'HOST:PORT', streamable HTTP at /mcp).
+    Beyond loopback HTTP needs `token` (any host on the network could otherwise read and write memory); with a token,
+    every request must carry it, on any interface."""
+    host = port = ""
+    if http is not None:
+        host, _, port = http.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit():
+            raise InputError(f"--http must be HOST:PORT, e.g. 127.0.0.1:8765, not {http!r}")
+        if host not in LOOPBACK and token is None:
+            raise InputError(
+                f"--http {http} is reachable from other machines: set a bearer token with --token or {MCP_TOKEN_ENV} "
+                "(clients send 'Authorization: Bearer TOKEN'), or serve on 127.0.0.1"
+            )
     # Fail before the first client call on what can be checked now (namespace, server URL, embedder), with one line.
     try:
         WebcoachMCP(options).open_store().close()
@@ -208,7 +257,16 @@ def serve(options: ServerOptions, http: str | None = None) -> None:
     if http is None:
         server.run()
         return
-    host, _, port = http.rpartition(":")
-    if not host or not port.isdigit():
-        raise InputError(f"--http must be HOST:PORT, e.g. 127.0.0.1:8765, not {http!r}")
-    server.run("streamable-http", host=host.strip("[]"), port=int(port))
+    import uvicorn
+
+    # The SDK's app keeps its Host/Origin checks on loopback; the token guards every request on any interface.
+    app: Any = server.streamable_http_app(host=host)
+    if token is not None:
+        app = BearerToken(app, token)
+    shown = f"[{host}]" if ":" in host else host
+    print(
+        f"webcoach mcp: listening on http://{shown}:{port}/mcp" + (" (bearer token required)" if token else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=int(port), log_level="warning")

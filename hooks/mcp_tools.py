@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 from webcoach.coach.coach import Coach, CoachConfig
+from webcoach.coach.scope import guarded, visible
 from webcoach.condenser.condense import acondense_all
 from webcoach.condenser.episode import Episode, Outcome, domain_of
 from webcoach.condenser.playwright_mcp import trace_files
@@ -105,7 +106,10 @@ class EpisodeOut(BaseModel):
     site: str | None
     start_url: str | None
     outcome: str
-    trust: str = Field(description="Who labelled the outcome: human > judge > agent > none.")
+    trust: str = Field(
+        description="How far it is trusted: approved (a person pinned it) > human (a person vouched for the outcome) > "
+        "judge (webcoach's judge did) > agent (the agent's own claim) > imported."
+    )
     age_days: float
     steps: int
     summary: str
@@ -172,6 +176,7 @@ class _Given:
 class _SessionState:
     # task key -> (last call, advice given for it, oldest first)
     given: OrderedDict[str, tuple[float, list[Advice]]] = field(default_factory=OrderedDict)
+    counted: dict[str, float] = field(default_factory=dict)  # episode id -> when this session last moved its counts
 
 
 def _task_key(task: str) -> str:
@@ -183,6 +188,7 @@ def one_line(text: str) -> str:
 
 
 def episode_out(ep: Episode, hit: Hit | None = None) -> EpisodeOut:
+    """An episode as a client sees it: pass only episodes that went through coach/scope.py's `visible`/`guarded`."""
     age = (datetime.now(UTC) - ep.created_at).total_seconds() / 86400
     return EpisodeOut(
         id=ep.id,
@@ -190,7 +196,7 @@ def episode_out(ep: Episode, hit: Hit | None = None) -> EpisodeOut:
         site=ep.domain,
         start_url=ep.start_url,
         outcome=ep.outcome.value,
-        trust=ep.outcome_by,
+        trust=ep.trust,
         age_days=round(max(age, 0.0), 2),
         steps=ep.step_count,
         summary=ep.summary,
@@ -364,9 +370,13 @@ class WebcoachMCP:
             hits = await asyncio.to_thread(store.search, query, page, k, weights=self.options.coach.weights)
             total = await asyncio.to_thread(store.count)
             namespace = store.namespace
+        # The same guard as advice (coach/scope.py): banned never, another site's text never, an answer only for the
+        # same task; without a url no site's page text at all, only what a person approved as general lessons.
         if page is not None:
-            hits = [h for h in hits if h.same_site]
-        return SearchOut(namespace=namespace, total_episodes=total, episodes=[episode_out(h.episode, h) for h in hits])
+            shown = [(h.episode, h) for h in visible(hits, page, answers_for=query)]
+        else:
+            shown = [(e, h) for h in hits if (e := guarded(h.episode, None, answers_for=query)) is not None]
+        return SearchOut(namespace=namespace, total_episodes=total, episodes=[episode_out(e, h) for e, h in shown])
 
     async def record_run(
         self,
@@ -397,6 +407,7 @@ class WebcoachMCP:
                 f"the run in {source} is on {domain_of(trajectory.start_url)}, not on {domain_of(page)} (url): pass this run's trace"
             )
         verdict = None if outcome == "unknown" else outcome
+        # The client's verdict is an agent's claim, and so is any verdict inside the trace: nobody vouches for either.
         episode, *parts = await acondense_all(trajectory, task=task, outcome=verdict, outcome_by="agent" if verdict else None)
         async with self.store(create=True) as store:
             kept = await keep_run(store, episode, parts=parts, cited=self._cited(task, session, episode))
@@ -422,20 +433,36 @@ class WebcoachMCP:
         pending = [g for g in self._advice.values() if g.session == session and g.task_key == key and not g.rated]
         for g in pending:
             g.rated = True
-        return [i for g in pending for i in g.advice.episode_ids]
+        cited = [i for g in pending for i in g.advice.episode_ids]
+        self._countable(session, cited)  # a recorded run is evidence of its own; a rating after it adds none
+        return cited
 
-    async def rate_advice(self, advice_id: str, helped: bool) -> RateOut:
+    def _countable(self, session: str, episode_ids: Sequence[str]) -> list[str]:
+        """The episodes whose counts a rating from this session may still move: each once per run window (RUN_IDLE_S).
+        The same advice asked for again under another spelling of the task gets a new advice id, but it is no new
+        evidence: twelve ratings of it count once."""
+        counted = self._sessions.setdefault(session, _SessionState()).counted
+        now = time.monotonic()
+        fresh = [i for i in dict.fromkeys(episode_ids) if now - counted.get(i, -RUN_IDLE_S - 1) > RUN_IDLE_S]
+        for i in dict.fromkeys(episode_ids):
+            counted[i] = now
+        return fresh
+
+    async def rate_advice(self, advice_id: str, helped: bool, session: str = "this-process") -> RateOut:
         given = self._advice.get(advice_id.strip())
-        if given is None:
+        if given is None or given.session != session:  # an id issued to another client session is not this one's to rate
             raise InputError(
-                f"unknown advice_id {advice_id[:40]!r}: pass an advice_id that get_advice returned from this server "
+                f"unknown advice_id {advice_id[:40]!r}: pass an advice_id that get_advice returned to this session "
                 "(ids last as long as the server process)"
             )
         if given.rated:
             raise InputError(f"advice {advice_id} was already rated (or credited when its run was recorded)")
-        async with self.store(create=True) as store:  # a write: the kept store is reopened as a writer if need be
-            updated = await asyncio.to_thread(store.record_outcome, given.advice.episode_ids, helped)
         given.rated = True
+        ids = self._countable(session, given.advice.episode_ids)
+        updated = 0
+        if ids:
+            async with self.store(create=True) as store:  # a write: the kept store is reopened as a writer if need be
+                updated = await asyncio.to_thread(store.record_outcome, ids, helped)
         return RateOut(advice_id=advice_id, helped=helped, episodes_updated=updated)
 
     def namespace(self) -> str:
@@ -450,16 +477,20 @@ class WebcoachMCP:
             return False
 
     async def recent(self, n: int = RECENT_EPISODES) -> list[EpisodeOut]:
+        """The newest episodes, through the same guard as search_memory without a url (no banned ones, no page text)."""
         if not await self.has_memory():
             return []
         async with self.store() as store:
             episodes = await asyncio.to_thread(store.list, n)
-        return [episode_out(e) for e in episodes]
+        return [episode_out(e) for ep in episodes if (e := guarded(ep, None)) is not None]
 
     async def episode(self, episode_id: str) -> EpisodeOut:
         async with self.store() as store:
             ep = await asyncio.to_thread(store.get, episode_id)
-        return episode_out(ep)
+        shown = guarded(ep, None)
+        if shown is None:
+            raise InputError(f"episode {episode_id[:40]} was banned by a person: it is never shown to agents")
+        return episode_out(shown)
 
 
 def _load_trace(trace_path: str, url: str | None) -> tuple[Trajectory, str]:

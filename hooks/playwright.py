@@ -149,8 +149,9 @@ async def watch(
         outcome = watcher.outcome or ("failure" if failed else None)
         try:
             if saved:
+                # The script's own verdict (or its exception) is the script's claim, as an agent's is: nobody vouches for it.
                 episode, *parts = await acondense_all(
-                    watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None
+                    watcher.trace, task=task, outcome=outcome, outcome_by="agent" if outcome else None
                 )
                 await keep_run(coach.store, episode, parts=parts)
                 watcher.episode = episode

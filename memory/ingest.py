@@ -113,7 +113,14 @@ def ingest_files(
     loop = asyncio.new_event_loop() if not llm else None
 
     def one(path: Path) -> list[Episode] | WebcoachError:
-        kw: dict[str, Any] = {"task": task, "llm": llm, "outcome": outcome, "outcome_by": "human" if outcome else None}
+        # The person running the ingest vouches for the outcome they gave (only the outcome, not the log's text).
+        kw: dict[str, Any] = {
+            "task": task,
+            "llm": llm,
+            "outcome": outcome,
+            "outcome_by": "human" if outcome else None,
+            "vouched_by": "human:ingest" if outcome else None,
+        }
         try:
             if loop is not None:
                 return loop.run_until_complete(acondense_all(path, secrets=secrets, **kw))

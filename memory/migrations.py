@@ -58,6 +58,17 @@ def m002_site_and_provenance(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@migration
+def m003_vouched_by(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 3 grants trust by who wrote the verdict (`vouched_by`), never by `outcome_by`, which a log can set. Before
+    # it, "human" was written only by webcoach's own paths (an outcome passed to ingest or the API), so it is kept; a
+    # "judge" may have been read from a log's own verdict, so it vouches for nothing now.
+    out = dict(data)
+    if "vouched_by" not in out:
+        out["vouched_by"] = "human:before-v3" if out.get("outcome_by") == "human" and not out.get("imported_from") else None
+    return out
+
+
 def version_of(data: dict[str, Any]) -> int:
     version = data.get("schema_version", 0)
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from webcoach.condenser.episode import Episode
-from webcoach.condenser.site import site_of, site_of_host
+from webcoach.condenser.site import as_site
 
 T = TypeVar("T")
 
@@ -83,14 +83,9 @@ class Scored(Generic[T]):
 
 
 def site_key(domain_or_url: str | None) -> str | None:
-    """The site a host belongs to (docs.python.org and python.org are one site; amazon.co.uk is not co.uk): the
-    registrable domain from the public-suffix list, as everywhere (condenser/site.py)."""
-    if not domain_or_url:
-        return None
-    if "://" in domain_or_url:
-        return site_of(domain_or_url)
-    host = domain_or_url.split("/", 1)[0].rsplit(":", 1)[0] if "[" not in domain_or_url else domain_or_url
-    return site_of_host(host) if host else None
+    """The site a host belongs to (docs.python.org and python.org are one site; amazon.co.uk is not co.uk), as
+    everywhere (condenser/site.py)."""
+    return as_site(domain_or_url)
 
 
 def same_site(domain: str | None, other: str | None) -> bool:

@@ -91,6 +91,7 @@ def harden(
             "imported_at": when,
             "pinned": False,  # only a person on this machine approves (memory pin); a file cannot
             "banned": False,
+            "vouched_by": None,  # nor vouch for an outcome: what a file says about who judged it is its claim
         }
         if episode.start_url is None:
             update["domain"] = None  # a site claimed with nothing to derive it from is not taken

@@ -108,7 +108,9 @@ async def record_past_runs(shop: str, out_dir: Path, *, executable_path: str, he
 async def condense_runs(runs: list[RecordedRun]) -> list[Episode]:
     episodes = []
     for run in runs:
-        episodes.append(await acondense(run.trace, task=run.task, outcome=run.outcome, outcome_by="human"))
+        episodes.append(
+            await acondense(run.trace, task=run.task, outcome=run.outcome, outcome_by="human", vouched_by="human:demo")
+        )
     return episodes
 
 

@@ -456,7 +456,10 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
         verdicts.append((verdict, time.monotonic() - started))
         if not config.learn_from_judge:
             return None
-        return Label(success=verdict.success, by="agent" if isinstance(judge, AgentJudge) else "judge", reason=verdict.reason)
+        if isinstance(judge, AgentJudge):
+            return Label(success=verdict.success, by="agent", reason=verdict.reason)
+        # A judge this eval ran: its verdict is vouched for by that judge (its name carries the model id).
+        return Label(success=verdict.success, by="judge", reason=verdict.reason, vouched_by=f"judge:{judge.name}")
 
     stop_kwargs, stopped = _time_limit(config.time_limit_s)
     options = RunOptions(

@@ -195,7 +195,7 @@ def test_arguments_have_help() -> None:
 @pytest.mark.usefixtures("stored")
 def test_stats_is_a_table_not_a_python_list() -> None:
     code, out, _ = invoke("memory", "stats")
-    assert code == 0 and "[(" not in out and "127.0.0.1: " in out and "failure: " in out
+    assert code == 0 and "[(" not in out and "127.0.0.1:8765: " in out and "failure: " in out
 
 
 @pytest.mark.usefixtures("stored")

@@ -50,7 +50,10 @@ def test_pin_and_ban_change_trust_and_what_agents_see(tmp_path: Path) -> None:
     assert "approved" in explain and "catalog-scifi.html" in explain
     assert "banned" in _invoke("memory", "ban", ep.id, home=home)
     data = json.loads(_invoke("advise", TASK, "--url", f"{SHOP}/", "--json", home=home))
-    assert data["advice"] is None and data["hits"][0]["trust"] == "banned"  # kept, shown to people, never to agents
+    # Kept, but it leaves memory only through `memory show ID` (marked) and export: not in advice, hits or listings.
+    assert data["advice"] is None and data["hits"] == []
+    assert ep.id not in _invoke("memory", "list", home=home) and ep.id not in _invoke("memory", "search", TASK, home=home)
+    assert "BANNED" in _invoke("memory", "show", ep.id, home=home)
     _invoke("memory", "ban", ep.id, "--undo", home=home)
     data = json.loads(_invoke("advise", TASK, "--url", f"{SHOP}/", "--json", home=home))
     assert data["advice"] is not None and data["advice"]["rendered"].startswith("[webcoach notes from past runs on example.com]")
@@ -85,4 +88,4 @@ def test_stored_text_cannot_drive_the_terminal_or_break_markup(tmp_path: Path) -
     for output in outputs:
         assert "\x1b" not in output and "\x07" not in output
     assert "[/bold]" in outputs[0]  # shown literally, not read as markup
-    assert "Foundation" in outputs[3]
+    assert "Foundation" in outputs[0]  # the answer: advice offers it only to the same task (this one's differs)

@@ -11,7 +11,7 @@ from webcoach.condenser.trajectory import HttpFailure, Step, Trajectory
 from webcoach.memory.ranking import Hit
 
 SHOP = "http://127.0.0.1:9/shop"
-SITE = "127.0.0.1"
+SITE = "127.0.0.1:9"  # a local host is a site per port
 
 
 def _failed_search() -> Episode:

@@ -47,22 +47,27 @@ def test_run_site_from_url_or_task() -> None:
     assert run_site(None, "Find a PS5 game") is None
 
 
-def test_foreign_episodes_pass_only_vetted_general_lessons() -> None:
+def test_foreign_episodes_pass_only_approved_general_lessons() -> None:
     agent_claimed = _run("bestbuy.com", success=True)
-    judged_failure = _run("bestbuy.com", success=False, outcome_by="judge")
+    # Vouching for an outcome (our judge, a person's --outcome) vouches for the outcome, not for the text: it stays home.
+    judged = _run("bestbuy.com", success=False, outcome_by="judge").model_copy(update={"vouched_by": "judge:llm:x"})
+    human = _run("target.com", success=False, outcome_by="human").model_copy(update={"vouched_by": "human:ingest"})
+    approved = _run("walmart.com", success=False).model_copy(update={"pinned": True})
     banned = _run("gamestop.com", success=True).model_copy(update={"banned": True})
-    scoped = scope_hits([_hit(agent_claimed), _hit(judged_failure), _hit(banned)], "https://www.gamestop.com/")
-    assert [h.episode.id for h in scoped] == [judged_failure.id]
+    assert (judged.trust, human.trust, approved.trust) == ("judge", "human", "approved")
+    hits = [_hit(agent_claimed), _hit(judged), _hit(human), _hit(approved), _hit(banned)]
+    scoped = scope_hits(hits, "https://www.gamestop.com/")
+    assert [h.episode.id for h in scoped] == [approved.id]
     (only,) = scoped
     assert not only.same_site and only.episode.what_worked == [] and only.episode.final_answer is None
     assert only.episode.lessons and not any(foreign_hosts(lesson, "gamestop.com") for lesson in only.episode.lessons)
 
 
 async def test_advice_on_a_new_site_never_names_another_site() -> None:
-    hits = [_hit(_run(site, success=True, outcome_by="human")) for site in ("bestbuy.com", "amazon.com", "target.com")]
-    hits.append(_hit(_run("walmart.com", success=False, outcome_by="human")))
+    hits = [_hit(_run(site, success=True).model_copy(update={"pinned": True})) for site in ("bestbuy.com", "amazon.com")]
+    hits.append(_hit(_run("walmart.com", success=False).model_copy(update={"pinned": True})))
     advice = await Coach(object(), config=None).advise(TASK, "https://www.gamestop.com/", hits=hits)  # type: ignore[arg-type]
-    assert advice is not None  # the vetted failure's general lesson
+    assert advice is not None  # the approved failure's general lesson
     rendered = advice.render()
     assert not foreign_hosts(rendered, "gamestop.com"), rendered
     assert "another site" in rendered and "[webcoach notes from past runs on gamestop.com]" in rendered

@@ -35,7 +35,7 @@ def test_failed_run_yields_failure_modes_and_lessons() -> None:
     assert {"timeout", "loop", "http_error", "gave_up"} <= kinds
     assert any("#sort-by-price" in lesson for lesson in ep.lessons)
     assert any("expired-deal.html" in lesson for lesson in ep.lessons)
-    assert ep.step_count == 6 and ep.domain == "127.0.0.1"
+    assert ep.step_count == 6 and ep.domain == "127.0.0.1:9"
 
 
 def test_only_pages_the_run_was_on_and_on_its_own_site_can_be_broken() -> None:

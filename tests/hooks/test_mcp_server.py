@@ -24,7 +24,7 @@ from webcoach.memory.store import EpisodeStore
 OUTPUT = Path(__file__).parents[1] / "data" / "playwright_mcp_output"
 WEBCOACH = str(Path(sys.executable).with_name("webcoach"))
 TASK = "Sign in to Acme Books and open the science fiction catalog"
-SHOP = "http://127.0.0.1:8000/shop/index.html"  # the recording's site: 127.0.0.1 (ports do not matter)
+SHOP = "http://127.0.0.1:43129/shop/index.html"  # the recording's site: 127.0.0.1:43129 (a local host is a site per port)
 OTHER = "https://books.example.com/"
 TOOLS = {"get_advice", "search_memory", "record_run", "rate_advice"}
 
@@ -87,7 +87,7 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
             episode_id,
             "failure",
             "agent",
-            "127.0.0.1",
+            "127.0.0.1:43129",
             True,
         )
         assert ok(await c.call_tool("search_memory", {"query": TASK, "url": OTHER}))["episodes"] == []
@@ -109,7 +109,7 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
         advice2 = ok(await c.call_tool("get_advice", {"task": task2, "url": SHOP}))
         assert advice2["episode_ids"] == [episode_id]
         steps = [
-            {"action": "browser_navigate", "url": "http://127.0.0.1:8000/shop/login.html"},
+            {"action": "browser_navigate", "url": "http://127.0.0.1:43129/shop/login.html"},
             {"action": "browser_type", "target": "Password", "value": "Tr0ub4dor&3"},
             {"action": "browser_click", "target": "Sign in"},
             "read the account page",
@@ -117,7 +117,7 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
         by_steps = ok(
             await c.call_tool("record_run", {"task": task2, "outcome": "success", "steps": steps, "answer": "signed in"})
         )
-        assert by_steps["credited"] == 1 and by_steps["source"] == "reported steps" and by_steps["site"] == "127.0.0.1"
+        assert by_steps["credited"] == 1 and by_steps["source"] == "reported steps" and by_steps["site"] == "127.0.0.1:43129"
 
         recent = await c.read_resource("webcoach://episodes/recent")
         listed = json.loads(recent.contents[0].text)  # type: ignore[union-attr]
@@ -149,7 +149,7 @@ async def test_bad_input_gets_one_line_tool_errors_and_the_server_stays_up(tmp_p
         foreign = error(
             await c.call_tool("record_run", {"task": TASK, "outcome": "success", "trace_path": str(output), "url": OTHER})
         )
-        assert "is on 127.0.0.1, not on example.com" in foreign  # sites are registrable domains
+        assert "is on 127.0.0.1:43129, not on example.com" in foreign  # sites are registrable domains
         assert "bad arguments: outcome" in error(
             await c.call_tool("record_run", {"task": TASK, "outcome": "great", "trace_path": str(output)})
         )

@@ -68,7 +68,8 @@ async def test_the_watched_run_is_stored_with_the_scripts_verdict(
     assert w.episode is not None and store.contains(w.episode.id)
     episode = store.get(w.episode.id)
     assert episode.task == TASK and episode.outcome is expected
-    assert episode.outcome_by == ("human" if verdict else "none")
+    # The script's own verdict is the script's claim, as an agent's is: nobody vouches for it.
+    assert episode.outcome_by == ("agent" if verdict else "none") and episode.trust == "agent"
     assert episode.source_kind.startswith("playwright") and episode.step_count >= 3
     assert "catalog-history.html" in episode.summary
     # The raw trace holds whatever was typed (passwords too): condensed, then gone, unless keep_trace=True.
@@ -89,7 +90,7 @@ async def test_a_script_that_raises_is_stored_as_a_failure_and_the_error_propaga
     assert w.trace == trace and trace.stat().st_size > 0 and trace.stat().st_mode & 0o777 == 0o600  # kept, private
     assert store.count() == 1 and w.episode is not None
     episode = store.get(w.episode.id)
-    assert episode.outcome is Outcome.FAILURE and episode.outcome_by == "human"
+    assert episode.outcome is Outcome.FAILURE and episode.outcome_by == "agent" and episode.trust == "agent"
     assert any("#sort-by-price" in m.detail and m.kind in ("timeout", "error") for m in episode.failure_modes)
 
 

@@ -525,8 +525,18 @@ def test_migrations_upgrade_version_0() -> None:
     assert Episode.model_validate(upgrade({**v0_record("t", True), "schema_version": 0})).outcome == Outcome.SUCCESS
     current = make_episode(TASKS[1]).model_dump(mode="json")
     assert upgrade(current) == current
-    with pytest.raises(StoreError, match=r"schema version 3, newer than this webcoach understands \(2\): upgrade webcoach"):
-        upgrade({**current, "schema_version": 3})
+    with pytest.raises(StoreError, match=r"schema version 4, newer than this webcoach understands \(3\): upgrade webcoach"):
+        upgrade({**current, "schema_version": 4})
+
+
+def test_migration_3_keeps_a_human_verdict_and_drops_a_judge_read_from_a_log() -> None:
+    # Before version 3 "human" was written only by webcoach's own paths; "judge" may have come from a log's verdict.
+    base = {**make_episode(TASKS[0]).model_dump(mode="json"), "schema_version": 2}
+    base.pop("vouched_by")
+    human = Episode.model_validate(upgrade({**base, "outcome_by": "human"}))
+    judge = Episode.model_validate(upgrade({**base, "outcome_by": "judge"}))
+    assert (human.trust, human.vouched_by) == ("human", "human:before-v3")
+    assert (judge.trust, judge.vouched_by) == ("agent", None)
 
 
 def _raw_collection(path: Path, *, schema_version: int, records: list[dict[str, object]]) -> None:
