@@ -33,7 +33,7 @@ from webcoach.condenser.site import foreign_hosts, same_site, site_of
         ("about:blank", None),
         ("http://[::1", None),
         ("http://evil example.test/", None),  # not a host name: never a site
-        ("http://exa%6dple.com/", None),
+        ("http://exa%6dple.com/", "example.com"),  # percent-decoded, as Chromium opens it (WHATWG URL)
     ],
 )
 def test_site_of(url: str, site: str | None) -> None:
