@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
-import httpx
+import httpx2
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
@@ -115,8 +115,8 @@ class _Messages:
     async def create(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
         if self.refuse and "temperature" in (kwargs.get("extra_body") or {}):
-            request = httpx.Request("POST", "https://api.anthropic.com/v1/messages")
-            response = httpx.Response(400, request=request)
+            request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
+            response = httpx2.Response(400, request=request)
             raise anthropic.BadRequestError("temperature is not supported for this model", response=response, body=None)
         block = type("Block", (), {"type": "text", "text": "Looks right.\nVerdict: SUCCESS"})()
         return type("Message", (), {"content": [block], "usage": None})()
