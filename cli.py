@@ -853,7 +853,8 @@ def eval_command(
         typer.Option(
             "--judge",
             help="An LLM judge (anthropic:MODEL, openai:MODEL, vllm:MODEL, ...: WebVoyager's protocol, temperature 0), "
-            "'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own claim) or 'reward' (MiniWoB++, the default there).",
+            "'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own claim, said in the report's headline) or 'reward' "
+            "(MiniWoB++, the default there). Required for every other task set.",
         ),
     ] = None,
     judge_base_url: Annotated[

@@ -119,6 +119,9 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
     if o.suite is not None and o.suite not in SUITES:
         raise ConfigError(f"unknown suite {o.suite!r}: the built-in suites are {', '.join(SUITES)}")
     shard = parse_shard(o.shard) if o.shard else None
+    coach = coach_config(o)
+    if o.time_limit is not None and o.time_limit <= 0:
+        raise ConfigError(f"--time-limit {o.time_limit:g} is not valid: give the seconds a task may take (more than 0)")
     if o.suite != "miniwob" and o.judge is None:
         raise ConfigError(
             "no --judge: pass an LLM judge (--judge openai:MODEL, anthropic:MODEL, vllm:MODEL, ...), or --judge agent "
@@ -178,7 +181,7 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
         browser=find_chromium(o.browser),
         site=o.site_url,
         calculate_cost=o.cost,
-        coach=coach_config(o),
+        coach=coach,
         health_check=o.health_check,
         time_limit_s=o.time_limit,
         provenance={

@@ -158,3 +158,13 @@ def test_plan_prints_power_for_the_selection_and_stops(tmp_path: Path) -> None:
     assert "Plan: 40 tasks over 2 site(s)" in result.stdout and "LOW POWER: n=40 tasks" in result.stdout
     assert "needs 1,568" in result.stdout  # +5 pts with independent arms
     assert not (tmp_path / "o").exists()  # nothing run
+
+
+@pytest.mark.parametrize(
+    "option", [["--coach-k", "0"], ["--coach-min-similarity", "1.5"], ["--coach-timeout", "0"], ["--time-limit", "-1"]]
+)
+def test_coach_settings_and_time_limits_out_of_range_are_one_line_errors(tmp_path: Path, option: list[str]) -> None:
+    args = ["eval", str(SAMPLE_TASKS), "--judge", "agent", "--model", "scripted:x.json", "--out", str(tmp_path / "o"), *option]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert not (tmp_path / "o").exists()
