@@ -127,6 +127,8 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
             "no --judge: pass an LLM judge (--judge openai:MODEL, anthropic:MODEL, vllm:MODEL, ...), or --judge agent "
             "to score runs by the agent's own claim (the report's headline then says so)"
         )
+    if o.suite != "miniwob" and o.judge in ("reward", "miniwob", "miniwob-reward"):
+        raise ConfigError("--judge reward reads a MiniWoB++ page's own reward: other tasks need an LLM judge")
     today = today or _recorded_today(o) or date.today()
     notes: list[str] = []
     answers = o.answers

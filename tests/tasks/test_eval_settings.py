@@ -32,6 +32,8 @@ def test_webvoyager_without_a_judge_is_refused_in_one_line(tmp_path: Path) -> No
         plan_eval(EvalOptions(suite="webvoyager", out_dir=tmp_path, model="scripted:x.json"))
     result = CliRunner().invoke(app, ["eval", "--suite", "webvoyager", "--model", "scripted:x.json", "--out", str(tmp_path)])
     assert result.exit_code != 0 and result.output.count("\n") == 1 and "--judge agent" in result.output
+    with pytest.raises(ConfigError, match="MiniWoB"):
+        plan_eval(EvalOptions(suite="webvoyager", out_dir=tmp_path, model="scripted:x.json", judge="reward"))
     agent = plan_eval(EvalOptions(suite="webvoyager", out_dir=tmp_path, model="scripted:x.json", judge="agent", ids="GitHub--0"))
     assert any("agent's own claim" in n for n in agent.notes)
 
