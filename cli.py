@@ -924,7 +924,8 @@ def eval_command(
         typer.Option(
             "--judge",
             help="An LLM judge (anthropic:MODEL, openai:MODEL, vllm:MODEL, ...: WebVoyager's protocol, temperature 0), "
-            "'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own claim) or 'reward' (MiniWoB++, the default there).",
+            "'browser-use[:PROVIDER:MODEL]', 'agent' (the agent's own claim, said in the report's headline) or 'reward' "
+            "(MiniWoB++, the default there). Required for every other task set.",
         ),
     ] = None,
     judge_base_url: Annotated[
@@ -1033,8 +1034,11 @@ def eval_command(
             f"cleaned up after a killed run: {run.cleaned[0]} browsers, {run.cleaned[1]} profiles; {run.restored} episodes stored again"
         )
     errors = sum(r.error is not None for r in run.results)
-    summary = ", ".join(f"{a}: {w}/{n} succeeded" for a, (w, n) in counts.items())
+    outages = sum(r.outage is not None and r.error is None for r in run.results)
+    summary = ", ".join(f"{a}: {w}/{n} succeeded" for a, (w, n) in counts.items()) or "nothing counted"
     note = f" ({errors} harness errors: rerun with --resume)" if errors else ""
+    if outages:
+        note += f" ({outages} outages: the site was down; not counted, rerun with --resume)"
     out.print(f"{len(run.results)} runs added to {folder}/results.jsonl{note}; {summary}")
     out.print(f"Report: webcoach report {folder}")
 
@@ -1060,7 +1064,8 @@ def eval_progress(folder: Path) -> Iterator[tuple[Any, Any, dict[str, tuple[int,
 
     def finished(result: TaskResult) -> None:
         wins, runs = counts.get(result.arm, (0, 0))
-        counts[result.arm] = (wins + result.judged_success, runs + 1)
+        if result.outage is None:  # a site that was down says nothing about the arm
+            counts[result.arm] = (wins + result.judged_success, runs + 1)
         progress.update(bar, advance=1, description="  ".join(f"{a} {w}/{n}" for a, (w, n) in counts.items()))
 
     with progress:

@@ -61,6 +61,9 @@ def code_revision() -> str | None:
     """The git commit webcoach runs from (with '+dirty' when tracked files differ from it); None outside a checkout."""
     here = Path(__file__).resolve().parent.parent
     try:
+        top = subprocess.run(["git", "-C", str(here), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != here:
+            return None  # an installed copy (maybe inside someone else's repository): no revision of ours to name
         head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None

@@ -119,11 +119,16 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
     if o.suite is not None and o.suite not in SUITES:
         raise ConfigError(f"unknown suite {o.suite!r}: the built-in suites are {', '.join(SUITES)}")
     shard = parse_shard(o.shard) if o.shard else None
+    coach = coach_config(o)
+    if o.time_limit is not None and o.time_limit <= 0:
+        raise ConfigError(f"--time-limit {o.time_limit:g} is not valid: give the seconds a task may take (more than 0)")
     if o.suite != "miniwob" and o.judge is None:
         raise ConfigError(
             "no --judge: pass an LLM judge (--judge openai:MODEL, anthropic:MODEL, vllm:MODEL, ...), or --judge agent "
             "to score runs by the agent's own claim (the report's headline then says so)"
         )
+    if o.suite != "miniwob" and o.judge in ("reward", "miniwob", "miniwob-reward"):
+        raise ConfigError("--judge reward reads a MiniWoB++ page's own reward: other tasks need an LLM judge")
     today = today or _recorded_today(o) or date.today()
     notes: list[str] = []
     answers = o.answers
@@ -178,7 +183,7 @@ def plan_eval(o: EvalOptions, *, today: date | None = None) -> EvalPlan:
         browser=find_chromium(o.browser),
         site=o.site_url,
         calculate_cost=o.cost,
-        coach=coach_config(o),
+        coach=coach,
         health_check=o.health_check,
         time_limit_s=o.time_limit,
         provenance={

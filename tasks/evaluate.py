@@ -206,6 +206,8 @@ def _manifest(config: EvalConfig, tasks: Sequence[Task], judge: Judge, planned: 
         "health_check": config.health_check,
         "time_limit_s": config.time_limit_s,
         "chroma_url": config.chroma_url,
+        "run_name": config.run_name,
+        "calculate_cost": config.calculate_cost,
         "site": str(config.site) if isinstance(config.site, str) else None,
         "arms": list(config.arms),
         "model": _name(config.model),

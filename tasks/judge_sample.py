@@ -32,7 +32,7 @@ def write_sheet(out_dir: Path, n: int, *, seed: int = 0) -> Path | None:
     path = out_dir / SHEET
     if path.exists() and any(row.get("human", "").strip() for row in _rows(path)):
         return path
-    rows = [r for r in latest(read_results(results_path(out_dir))) if r.error is None]
+    rows = [r for r in latest(read_results(results_path(out_dir))) if r.counted]  # outages were never judged
     chosen = sorted(random.Random(seed).sample(rows, min(n, len(rows))), key=lambda r: (r.order, r.repeat, r.arm))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as f:

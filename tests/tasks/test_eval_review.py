@@ -121,6 +121,7 @@ def test_webvoyager_sites_that_are_down_are_outages_not_failures(tmp_path: Path,
     rows = read_results(out / "results.jsonl")
     assert len(rows) == 4 and all(r.outage and r.outage.startswith("health check:") for r in rows)
     assert server.requests == []  # no agent ran, no judge was asked
+    assert "(4 outages: the site was down" in checked.output and "nothing counted" in checked.output
     retried = CliRunner().invoke(app, [*args, "--out", str(out), "--resume"])
     assert retried.exit_code == 0 and "4 runs to do" in retried.output  # the site may be back: every arm runs again
 

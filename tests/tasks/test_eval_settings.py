@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
-import httpx
+import httpx2
 import pytest
 from typer.testing import CliRunner
 from webcoach.cli import app
@@ -32,6 +32,8 @@ def test_webvoyager_without_a_judge_is_refused_in_one_line(tmp_path: Path) -> No
         plan_eval(EvalOptions(suite="webvoyager", out_dir=tmp_path, model="scripted:x.json"))
     result = CliRunner().invoke(app, ["eval", "--suite", "webvoyager", "--model", "scripted:x.json", "--out", str(tmp_path)])
     assert result.exit_code != 0 and result.output.count("\n") == 1 and "--judge agent" in result.output
+    with pytest.raises(ConfigError, match="MiniWoB"):
+        plan_eval(EvalOptions(suite="webvoyager", out_dir=tmp_path, model="scripted:x.json", judge="reward"))
     agent = plan_eval(EvalOptions(suite="webvoyager", out_dir=tmp_path, model="scripted:x.json", judge="agent", ids="GitHub--0"))
     assert any("agent's own claim" in n for n in agent.notes)
 
@@ -115,8 +117,8 @@ class _Messages:
     async def create(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
         if self.refuse and "temperature" in (kwargs.get("extra_body") or {}):
-            request = httpx.Request("POST", "https://api.anthropic.com/v1/messages")
-            response = httpx.Response(400, request=request)
+            request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
+            response = httpx2.Response(400, request=request)
             raise anthropic.BadRequestError("temperature is not supported for this model", response=response, body=None)
         block = type("Block", (), {"type": "text", "text": "Looks right.\nVerdict: SUCCESS"})()
         return type("Message", (), {"content": [block], "usage": None})()
@@ -158,3 +160,13 @@ def test_plan_prints_power_for_the_selection_and_stops(tmp_path: Path) -> None:
     assert "Plan: 40 tasks over 2 site(s)" in result.stdout and "LOW POWER: n=40 tasks" in result.stdout
     assert "needs 1,568" in result.stdout  # +5 pts with independent arms
     assert not (tmp_path / "o").exists()  # nothing run
+
+
+@pytest.mark.parametrize(
+    "option", [["--coach-k", "0"], ["--coach-min-similarity", "1.5"], ["--coach-timeout", "0"], ["--time-limit", "-1"]]
+)
+def test_coach_settings_and_time_limits_out_of_range_are_one_line_errors(tmp_path: Path, option: list[str]) -> None:
+    args = ["eval", str(SAMPLE_TASKS), "--judge", "agent", "--model", "scripted:x.json", "--out", str(tmp_path / "o"), *option]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert not (tmp_path / "o").exists()

@@ -77,7 +77,7 @@ def _newcombe_reference(a: int, b: int, c: int, d: int) -> tuple[float, float, f
     l1, u1 = proportion_confint(a + b, n, method="wilson")
     l2, u2 = proportion_confint(a + c, n, method="wilson")
     margins = (a + b) * (c + d) * (a + c) * (b + d)
-    cross = a * d - b * c
+    cross: float = a * d - b * c
     if cross > n / 2:
         cross -= n / 2
     elif cross >= 0:
