@@ -50,6 +50,7 @@ _REASONS = (
     (re.compile(r"not enabled|not editable", re.I), "it was disabled"),
     (re.compile(r"Navigation timeout|page\.goto: Timeout|goto.*Timeout", re.I), "the page did not finish loading in time"),
     (re.compile(r"waiting for|Timeout \d+ms exceeded", re.I), "it did not appear in time"),
+    (re.compile(r"index \d+ not available|do(?:es)? not contain|No element|not found", re.I), "the element was not on the page"),
     (re.compile(r"ERR_CERT_\w+|ERR_SSL_\w+", re.I), "the site's certificate was refused"),
     (re.compile(r"ERR_TOO_MANY_REDIRECTS", re.I), "the page redirected in a loop"),
     (re.compile(r"ERR_EMPTY_RESPONSE|ERR_INVALID_RESPONSE|ERR_CONTENT_\w+", re.I), "the server sent no usable response"),
@@ -120,7 +121,7 @@ class _Findings:
 
 
 def _reason(error: str) -> str:
-    return next((fact for pattern, fact in _REASONS if pattern.search(error)), "it failed")
+    return next((fact for pattern, fact in _REASONS if pattern.search(error)), "an error")
 
 
 def _step_problems(part: SitePart, found: _Findings) -> None:
@@ -256,7 +257,7 @@ def _lessons(traj: Trajectory, outcome: Outcome, failures: list[FailureMode], ro
         if f.kind in ("error", "timeout") and f.url:
             what = f.detail.split(" failed: ", 1)[0]
             reason = _reason(f.detail.split(" failed: ", 1)[-1])
-            lessons.append(f"On {short_url(f.url)}, {what} failed: {reason}{times}. Try another element or route there.")
+            lessons.append(f"On {short_url(f.url)}, {what} failed ({reason}){times}; try another element or route there.")
         elif f.kind == "http_error" and f.url and "(a request of the page)" in f.detail:
             status = f.detail.rsplit(" returned ", 1)[-1]
             lessons.append(
@@ -276,8 +277,9 @@ def _lessons(traj: Trajectory, outcome: Outcome, failures: list[FailureMode], ro
         elif f.kind == "step_limit":
             lessons.append(f"The run used {len(traj.steps)} steps and did not finish: take a more direct route.")
         elif f.kind == "gave_up" and f.url:
-            rest = f.detail.removeprefix(f"agent gave up on {short_url(f.url)}")
-            lessons.append(f"On {short_url(f.url)}, the agent gave up{rest.rstrip('.')}.")
+            # What it tried, not what it said: its final words may echo the page (they stay in the failure's detail).
+            tried = f.detail.removeprefix(f"agent gave up on {short_url(f.url)}").split(": ", 1)[0]
+            lessons.append(f"On {short_url(f.url)}, the agent gave up{tried}{times}.")
     if outcome is Outcome.SUCCESS and route:
         answer = f" (answer: {clip(traj.final_answer, 60)})" if traj.final_answer else ""
         lessons.append(f"This route worked in {len(traj.steps)} steps: {' -> '.join(short_url(p) for p in route[-6:])}{answer}.")
@@ -343,10 +345,10 @@ def condense_rules_all(
         _ending(traj, part, main, result, found)
         if main:
             _message_notes(traj, part, found)
-            for step in traj.steps:  # what happened on hop pages belongs to no site: the record only
-                page = page_of(step)
-                if step.error and page and is_hop(page, task):
-                    found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page)
+            placed = {id(step) for p in parts for step in p.steps}
+            for step in traj.steps:  # what failed on hop pages, or on no page at all, belongs to no site: the record only
+                if step.error and id(step) not in placed:
+                    found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page_of(step))
         dead = {f.url for f in found.failures.values() if f.kind in ("dead_end", "http_error", "bot_wall") and f.url}
         route = _route([p for p in pages(traj) if site_of(p) == part.site and not is_hop(p, task)], dead)
         steps = list(part.steps)

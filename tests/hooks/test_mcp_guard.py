@@ -128,7 +128,7 @@ async def test_search_and_resources_go_through_the_advice_guard(home: Path) -> N
         assert len(recent["episodes"]) == 4 and not any(e["site"] == "banned-elsewhere.test" for e in recent["episodes"])
         for marker in MARKERS:
             assert marker.lower() not in _text(recent).lower(), marker
-        with EpisodeStore(home=home) as store:
+        with EpisodeStore(home=home, lock_wait_s=10) as store:
             banned = next(e for e in store.list(10) if e.banned)
         with pytest.raises(Exception, match="banned"):
             await c.read_resource(f"webcoach://episodes/{banned.id}")
