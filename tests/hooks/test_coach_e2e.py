@@ -160,7 +160,7 @@ async def test_advice_from_a_recorded_failure_reaches_the_right_llm_calls_once_e
     assert run.seen_in(same_error) == [2]
     assert run.seen_in(dead_end) == [4]
     assert run.marks() == [0, 1, 1, 0, 1]
-    assert "[webcoach notes from past runs on 127.0.0.1]" in run.prompts[1] and past.id in run.prompts[1]
+    assert "[webcoach notes from past runs on 127.0.0.1:" in run.prompts[1] and past.id in run.prompts[1]
 
     history = run.history
     assert history.number_of_steps() == 5 and history.final_result() == "There is no deal this week"

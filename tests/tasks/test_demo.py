@@ -21,7 +21,7 @@ def test_demo_records_stores_and_advises_without_an_api_key(chromium: str, tmp_p
         shown = CliRunner().invoke(app, ["demo", "--browser", chromium])
         assert shown.exit_code == 0, shown.output
     assert "The coach's advice before the first step" in shown.output
-    assert "[webcoach notes from past runs on 127.0.0.1]" in shown.output and "[end of webcoach notes]" in shown.output
+    assert "[webcoach notes from past runs on 127.0.0.1:" in shown.output and "[end of webcoach notes]" in shown.output
     assert "Set ANTHROPIC_API_KEY" in shown.output  # says how to get the coached agent run, does not fail without it
     with EpisodeStore(home=home, namespace=DEMO_NAMESPACE) as store:
         stored = store.list()

@@ -20,7 +20,7 @@ from webcoach.memory.store import EpisodeStore
 from webcoach.tasks.demo import DEMO_NAMESPACE, DEMO_PASSWORD, NEW_TASK, PAST_RUNS
 
 WEBCOACH = str(Path(sys.executable).with_name("webcoach"))
-NOTES = "[webcoach notes from past runs on 127.0.0.1]"
+NOTES = "[webcoach notes from past runs on 127.0.0.1:"  # a local site is its host and port
 ANSWER = "The Guns of August ($10.75) is the cheapest history book."
 
 
