@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from webcoach.condenser.episode import Episode, FailureMode
-from webcoach.condenser.guard import WITHHELD, clean, mask_hosts, site_independent, text_problem
+from webcoach.condenser.guard import WITHHELD, clean, instruction_problem, mask_hosts, site_independent, text_problem
 from webcoach.condenser.site import as_site, site_of
 from webcoach.memory.ranking import Hit
 
@@ -82,13 +82,15 @@ def general_only(ep: Episode, lessons: list[str]) -> Episode:
     )
 
 
-def safe_text(text: str | None, site: str | None) -> str:
+def safe_text(text: str | None, site: str | None, *, credentials: bool = True) -> str:
     """A recorded string as any reader may see it: cleaned, other sites' hosts masked, withheld when it reads like an
-    instruction to the agent or a request for credentials."""
+    instruction to the agent or (with `credentials`) a request for credentials. A task is the user's own words ("log in
+    and change my password"): only an instruction withholds it."""
     cleaned = clean(text)
     if not cleaned:
         return ""
-    if text_problem(cleaned, site, hosts=False) is not None:
+    problem = text_problem(cleaned, site, hosts=False) if credentials else instruction_problem(cleaned)
+    if problem is not None:
         return WITHHELD
     return mask_hosts(cleaned, site)
 
@@ -100,7 +102,7 @@ def guard_episode(ep: Episode, site: str | None, task: str | None = None) -> Epi
     url = ep.start_url if ep.start_url and text_problem(ep.start_url, site, hosts=False) is None else None
     return ep.model_copy(
         update={
-            "task": safe_text(ep.task, site),
+            "task": safe_text(ep.task, site, credentials=False),
             "start_url": url,
             "summary": safe_text(ep.summary, site),
             "outcome_reason": safe_text(ep.outcome_reason, site) or None,

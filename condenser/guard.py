@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from webcoach.condenser.site import HOST_IN_TEXT, SUBDOMAIN_TENANTS, foreign_hosts, is_tld
@@ -207,6 +207,7 @@ def _views(text: str) -> tuple[str, ...]:
     return (plain,) if sk == plain.lower() else (plain, sk)
 
 
+@lru_cache(maxsize=8192)
 def instruction_problem(text: str) -> str | None:
     """Why `text` reads as an instruction aimed at the agent (prompt injection, a faked frame or role), or None."""
     for view in _views(text):
@@ -224,6 +225,7 @@ def credentials_problem(text: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=8192)  # a log repeats its steps, errors and lessons: each string is checked once per site
 def text_problem(text: str, site: str | None, *, hosts: bool = True) -> str | None:
     """Why `text` must not be stored or shown to an agent on `site`, or None when it may be. The same check for every
     writer: pages, the rule condenser, an LLM, an import file (whatever its lines claim wrote them). `hosts=False`

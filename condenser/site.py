@@ -156,7 +156,10 @@ def site_of(url: str | None) -> str | None:
     if _is_local(host):
         port = port_of(url.strip()) if url else None
         name = f"[{host}]" if ":" in host else host
-        return f"{name}:{port}" if port is not None else name
+        scheme = url.strip().split(":", 1)[0].lower() if url else ""
+        if port is None or port == {"http": 80, "https": 443}.get(scheme):
+            return name  # the scheme's own port is the same origin as none
+        return f"{name}:{port}"
     if host in PATH_TENANTS:
         parts = split_url(url.strip()) if url else None
         return _path_tenant(host, parts.path if parts else "")

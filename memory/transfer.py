@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from webcoach.condenser.episode import Episode
+from webcoach.condenser.guard import clean_episode
 from webcoach.errors import InputError, StoreError
 from webcoach.memory.files import write_private
 from webcoach.memory.migrations import upgrade
@@ -97,7 +98,7 @@ def harden(
             update["domain"] = None  # a site claimed with nothing to derive it from is not taken
         if not trust_counts:
             update |= {"helped": 0, "hurt": 0, "created_at": when}
-        hardened = episode.model_copy(update=update)
+        hardened = clean_episode(episode.model_copy(update=update))  # no invisible text stored from a file either
         out.append((episode.id, hardened.model_copy(update={"id": content_id(hardened)})))
     return out
 

@@ -18,6 +18,7 @@ from webcoach.condenser.site import foreign_hosts, same_site, site_of
         ("https://user1.github.io/x", "user1.github.io"),  # a public suffix: every user is a site of its own
         ("http://127.0.0.1:8000/shop/", "127.0.0.1:8000"),  # local hosts: one site per port (two apps are two sites)
         ("http://localhost:8123/x", "localhost:8123"),
+        ("http://127.0.0.1:80/", "127.0.0.1"),  # the scheme's own port is no port
         ("http://[::1]:9/", "[::1]:9"),
         ("http://a.b.evil-example.test:9/", "evil-example.test"),
         # Tenants of shared user-content hosts are their own sites, never the owner's.
