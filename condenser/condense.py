@@ -109,12 +109,7 @@ def condense_all(
         sensitive_data=sensitive_data,
         vouched_by=vouched_by,
     )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _run(coro)
-    coro.close()
-    raise RuntimeError("condense_all() was called inside a running event loop: use `await acondense_all(...)` there")
+    return _run(coro, "condense_all")
 
 
 def condense(
@@ -146,17 +141,17 @@ def condense(
         sensitive_data=sensitive_data,
         vouched_by=vouched_by,
     )
+    return _run(coro, "condense")
+
+
+def _run(coro: Coroutine[Any, Any, _T], name: str) -> _T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         pass  # no loop running: the usual case
     else:
         coro.close()
-        raise RuntimeError("condense() was called inside a running event loop: use `await acondense(...)` there")
-    return _run(coro)
-
-
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+        raise RuntimeError(f"{name}() was called inside a running event loop: use `await a{name}(...)` there")
     # Not asyncio.run: it turns Ctrl-C into a cancellation that the (synchronous) parsing never sees, so an ingest
     # could not be interrupted while it reads a file. A plain loop lets KeyboardInterrupt through at once.
     loop = asyncio.new_event_loop()
