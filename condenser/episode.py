@@ -69,6 +69,8 @@ class Episode(BaseModel):
     imported_at: datetime | None = None
     pinned: bool = False  # a person approved it (`webcoach memory pin`)
     banned: bool = False  # a person excluded it (`webcoach memory ban`): never shown to an agent
+    # A person's corrected copy of another episode (`webcoach memory edit`): the original is kept, banned.
+    revision_of: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -84,13 +86,15 @@ class Episode(BaseModel):
 
     @property
     def trust(self) -> Trust:
-        """approved (pinned by a person) > human-labelled > judged > agent-claimed > imported; banned is never used."""
+        """approved (pinned by a person) > human-labelled or edited > judged > agent-claimed > imported; banned is never used."""
         if self.banned:
             return "banned"
         if self.pinned:
             return "approved"
         if self.imported_from is not None:
             return "imported"
+        if self.revision_of is not None:
+            return "human"
         if self.outcome_by in ("human", "judge"):
             return self.outcome_by
         return "agent"
