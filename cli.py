@@ -1211,6 +1211,39 @@ def report_command(
     out.print("written: " + ", ".join(str(p) for p in [files.markdown, files.html, *files.plots]))
 
 
+@app.command()
+def ui(
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on (loopback by default: anyone who can reach it and has the token can edit memory).",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free one).")] = 8755,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser; just print the URL.")] = False,
+) -> None:
+    """A local web app to see and fix memory: sites, episodes (pin, ban, edit, forget), ask the coach, the advice log.
+    Prints one line with its URL, which holds a token for this launch; Ctrl-C stops it."""
+    try:
+        from webcoach.ui.app import UIOptions
+        from webcoach.ui.serve import is_loopback, serve
+    except ImportError as exc:  # the ui extra is not installed
+        err.print(f"error: the UI needs {exc.name}: pip install -e '.[ui]' in the webcoach checkout")
+        raise typer.Exit(1) from None
+
+    if not is_loopback(host):
+        err.print(
+            f"note: listening on {safe(host)}, not loopback: anyone who can reach it and has the URL's token can edit memory"
+        )
+    options = UIOptions(home=home, namespace=namespace, chroma_url=chroma_url, host=host, port=port)
+    with one_line_errors():
+        serve(options, open_browser=not no_open, on_url=lambda url: out.print(f"webcoach ui: {url}", markup=False))
+
+
 def main() -> None:
     app()
 
