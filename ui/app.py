@@ -4,7 +4,8 @@ Security, because it runs beside the user's browser and shows text web pages wro
 - every request needs the per-launch token: in the printed URL once (then swapped for an HttpOnly, SameSite=Strict
   cookie and redirected away, as Jupyter does), else refused with 403;
 - the Host header must name the address it was bound to (a DNS-rebinding page cannot borrow the cookie's origin);
-- every write is a POST carrying the per-launch CSRF token of the form it came from, and a cross-origin Origin is refused;
+- every write is a POST to one route (`Pages.act`) carrying the per-launch CSRF token of the form it came from, and a
+  cross-origin Origin is refused;
 - every string from memory is escaped by the templates; the Content-Security-Policy allows no script at all and no
   asset from anywhere (there are none: the CSS is inline), so the app works offline.
 
@@ -91,16 +92,16 @@ class _Guard(BaseHTTPMiddleware):
             origin = request.headers.get("origin")
             if origin is not None and f"{urlsplit(origin).netloc}" not in self.hosts:
                 return _refuse("a write from another site was refused")
-            form = await request.form()
-            if not hmac.compare_digest(str(form.get("csrf", "")), self.o.csrf):
-                return _refuse("the form's CSRF token is missing or stale: reload the page and try again")
+            # The form's CSRF token is checked by the one route that writes (Pages.act): a form read here would not
+            # reach it (the body is consumed).
         return _secured(await call_next(request))
 
 
 def _secured(response: Response) -> Response:
     response.headers["content-security-policy"] = CSP
     response.headers["x-content-type-options"] = "nosniff"
-    response.headers["referrer-policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form posts, which the check refuses
+    response.headers["referrer-policy"] = "same-origin"
     response.headers["cache-control"] = "no-store"
     return response
 
@@ -199,6 +200,8 @@ class Pages:
 
         episode_id, action = request.path_params["id"], request.path_params["action"]
         form = await request.form()
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.o.csrf):
+            return _refuse("the form's CSRF token is missing or stale: reload the page and try again")
         target = f"/episodes/{episode_id}"
 
         def run() -> str:

@@ -108,3 +108,37 @@ def test_an_empty_home_says_how_to_add_episodes(tmp_path: Path) -> None:
     client, options = _client(tmp_path / "nothing")
     client.cookies.set(COOKIE, options.token)
     assert "Nothing stored yet" in client.get("/").text
+
+
+def test_the_command_prints_one_line_with_its_url_and_serves_it(seeded: tuple[Path, Episode]) -> None:
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    home, _ = seeded
+    webcoach = str(Path(sys.executable).with_name("webcoach"))
+    proc = subprocess.Popen(
+        [webcoach, "ui", "--home", str(home), "--port", "0", "--no-open"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        match = re.fullmatch(r"webcoach ui: (http://127\.0\.0\.1:(\d+)/\?token=\S+)", line)
+        assert match, line
+        for _ in range(100):  # uvicorn listens a moment after the line is printed
+            try:
+                with httpx.Client(follow_redirects=True) as http:
+                    page = http.get(match.group(1))
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert page.status_code == 200 and "example.com" in page.text
+        assert httpx.get(f"http://127.0.0.1:{match.group(2)}/episodes").status_code == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)
