@@ -98,9 +98,12 @@ def find_failures(traj: Trajectory, outcome: Outcome) -> list[FailureMode]:
     # Loops: the same action on the same target, again and again.
     run_len = 1
     for prev, step in zip(traj.steps, traj.steps[1:], strict=False):
-        same = (prev.action, prev.target, prev.url) == (step.action, step.target, step.url) and step.action not in (
-            "scroll",
-            "wait",
+        # A loop is an action repeated on a page: reported notes with no page or target ("read the results") are not.
+        same = (
+            (prev.action, prev.target, prev.url) == (step.action, step.target, step.url)
+            and step.action not in ("scroll", "wait")
+            and step.url is not None
+            and not (step.action == "other" and step.target is None)
         )
         run_len = run_len + 1 if same else 1
         if run_len == LOOP_REPEATS:
@@ -165,6 +168,18 @@ def lessons_for(task: str, traj: Trajectory, outcome: Outcome, failures: list[Fa
     return list(dict.fromkeys(lessons))[:8]
 
 
+def without_detours(pages: list[str]) -> list[str]:
+    """A route as the pages a later run needs: a page seen again (the agent went back) cuts out what lay between, so
+    a route never reads `index.html -> index.html`."""
+    route: list[str] = []
+    for page in pages:
+        if page in route:
+            del route[route.index(page) + 1 :]
+        else:
+            route.append(page)
+    return route
+
+
 def key_steps(traj: Trajectory) -> list[str]:
     lines: list[str] = []
     for step in traj.steps:
@@ -192,7 +207,7 @@ def condense_rules(
     failures = find_failures(traj, result)
     dead = {f.url for f in failures if f.kind in ("dead_end", "http_error") and f.url}
     # A route is a route on this site: pages of other sites (redirects, links out) never become part of one.
-    path = [p for p in visited if p not in dead and same_site(p, start)]
+    path = without_detours([p for p in visited if p not in dead and same_site(p, start)])
 
     worked: list[str] = []
     if result is Outcome.SUCCESS:

@@ -76,8 +76,9 @@ class Watcher:
     """What `watch(coach, context, task=...)` yields: set `outcome` inside the block when the script knows how it went;
     after the block, `episode` is the stored episode (None if the run could not be condensed or stored)."""
 
-    def __init__(self, trace: Path) -> None:
+    def __init__(self, trace: Path, context: BrowserContext | None = None) -> None:
         self.trace = trace
+        self.context = context  # the context being traced (the one `watch` launched, when given none)
         self._outcome: str | None = None
         self.episode: Episode | None = None
 
@@ -96,13 +97,44 @@ class Watcher:
 
 @asynccontextmanager
 async def watch(
-    coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None = None, keep_trace: bool = False
+    coach: Coach,
+    context: BrowserContext | None = None,
+    *,
+    task: str,
+    path: str | Path | None = None,
+    keep_trace: bool = False,
+    browser: str | None = None,
+    headless: bool = True,
 ) -> AsyncIterator[Watcher]:
     """Trace a Playwright script's `context`; when the block ends the trace is saved, condensed and stored in the coach's
     memory, and the context is closed. A failure to ingest is logged, never raised: the script's own work comes first.
 
+    Without a `context`, watch launches the system Chromium itself (`browser` > $WEBCOACH_BROWSER > found on PATH, as
+    `webcoach demo` does: Playwright's own browser download is not needed) and the script uses `run.context`.
+
     The raw trace holds everything the script typed, passwords included: it is deleted once condensed unless
     `keep_trace=True` (then it stays at `path`, or under $WEBCOACH_HOME/runs, as a 0600 file)."""
+    if context is not None:
+        async with _watch(coach, context, task=task, path=path, keep_trace=keep_trace) as watcher:
+            yield watcher
+        return
+    from playwright.async_api import async_playwright
+    from webcoach.hooks.browser_session import find_chromium
+
+    executable = find_chromium(browser)  # a clear one-line error before anything starts
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=executable, headless=headless)
+        try:
+            async with _watch(coach, await launched.new_context(), task=task, path=path, keep_trace=keep_trace) as watcher:
+                yield watcher
+        finally:
+            await launched.close()
+
+
+@asynccontextmanager
+async def _watch(
+    coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None, keep_trace: bool
+) -> AsyncIterator[Watcher]:
     import logging
     import os
     import tempfile
@@ -121,7 +153,7 @@ async def watch(
         handle, name = tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)
         os.close(handle)  # only a fresh name was wanted: Playwright writes the file
         path = Path(name)
-    watcher = Watcher(Path(path))
+    watcher = Watcher(Path(path), context)
     failed = False
     saved = True
     try:

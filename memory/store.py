@@ -61,7 +61,15 @@ from webcoach.errors import (
 from webcoach.memory.advice_log import FILE_PREFIX as ADVICE_FILE
 from webcoach.memory.advice_log import AdviceLog, CollectionBackend, FileBackend, export_lines
 from webcoach.memory.chroma_records import BATCH, ChromaRecords, Records
-from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
+from webcoach.memory.embed import (
+    HASHING_NAME,
+    MINILM_NAME,
+    SETUP_HINT,
+    Embedder,
+    MissingEmbedder,
+    canonical_name,
+    resolve_embedder,
+)
 from webcoach.memory.files import private_dir, private_tree
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer
@@ -333,7 +341,7 @@ class EpisodeStore:
             raise StoreError(f"collection {name} at {self.location} has a bad schema_version {version!r}: use another namespace")
         check_not_newer(version, f"namespace {self.namespace!r} at {self.location}")
         if chosen is None:
-            chosen = self._recorded_embedder(recorded)
+            chosen = self._recorded_embedder(recorded, dim)
         if (chosen.name, chosen.dim) != (recorded, dim):
             raise EmbedderMismatchError(
                 f"namespace {self.namespace!r} at {self.location} was built with embedder {recorded} (dim {dim}) but "
@@ -447,7 +455,7 @@ class EpisodeStore:
         with self._wrap("record the layout"):
             self._collection.modify(metadata={**meta, "layout": records.layout})
 
-    def _recorded_embedder(self, recorded: str) -> Embedder:
+    def _recorded_embedder(self, recorded: str, dim: int) -> Embedder:
         if recorded not in (HASHING_NAME, MINILM_NAME):
             raise ConfigError(
                 f"namespace {self.namespace!r} was built with embedder {recorded!r}, which webcoach cannot load by name: "
@@ -455,11 +463,14 @@ class EpisodeStore:
             )
         try:
             return resolve_embedder(canonical_name(recorded), self._model_dir)
-        except ConfigError as exc:
-            raise ConfigError(
+        except ConfigError:
+            # Only what embeds needs the model: listing, showing, exporting, forgetting and reviewing still work.
+            return MissingEmbedder(
+                recorded,
+                dim,
                 f"namespace {self.namespace!r} was built with embedder {recorded} but its model files are missing: "
-                f"{SETUP_HINT} (or use a new namespace)"
-            ) from exc
+                f"{SETUP_HINT} (or move it with `webcoach memory reembed --to hashing`)",
+            )
 
     @contextmanager
     def _wrap(self, action: str) -> Iterator[None]:
