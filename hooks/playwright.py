@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
     from playwright.sync_api import BrowserContext as SyncBrowserContext
+    from webcoach.coach.advice import Advice
     from webcoach.coach.coach import Coach
     from webcoach.condenser.episode import Episode
 
@@ -74,13 +75,33 @@ def _private(trace: Path) -> None:
 
 class Watcher:
     """What `watch(coach, context, task=...)` yields: set `outcome` inside the block when the script knows how it went;
-    after the block, `episode` is the stored episode (None if the run could not be condensed or stored)."""
+    after the block, `episode` is the stored episode (None if the run could not be condensed or stored). A script
+    that drives its own model can ask `await run.advise(page.url)` for the coach's advice: it is given under the coach's
+    budget, recorded in the advice log, and its episodes are credited or blamed with the run's outcome."""
 
-    def __init__(self, trace: Path, context: BrowserContext | None = None) -> None:
+    def __init__(self, trace: Path, context: BrowserContext | None = None, *, coach: Coach | None = None, task: str = "") -> None:
+        from webcoach.memory.advice_log import new_run_id
+
         self.trace = trace
         self.context = context  # the context being traced (the one `watch` launched, when given none)
         self._outcome: str | None = None
         self.episode: Episode | None = None
+        self.given: list[Advice] = []
+        self.run_id = new_run_id()
+        self._coach = coach
+        self._task = task
+
+    async def advise(self, url: str | None = None, *, step: int | None = None) -> Advice | None:
+        """The coach's advice for this run now, on the page at `url` (None: nothing worth saying). Never raises."""
+        from webcoach.hooks.keep import log_advice
+
+        if self._coach is None:
+            return None
+        advice = await self._coach.advise(self._task, url, step=step, given=self.given)
+        if advice is not None:
+            self.given.append(advice)
+            await log_advice(self._coach.store, advice, run=self.run_id, channel="watch", task=self._task)
+        return advice
 
     @property
     def outcome(self) -> str | None:
@@ -153,7 +174,7 @@ async def _watch(
         handle, name = tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)
         os.close(handle)  # only a fresh name was wanted: Playwright writes the file
         path = Path(name)
-    watcher = Watcher(Path(path), context)
+    watcher = Watcher(Path(path), context, coach=coach, task=task)
     failed = False
     saved = True
     try:
@@ -182,7 +203,8 @@ async def _watch(
         try:
             if saved:
                 episode = await acondense(watcher.trace, task=task, outcome=outcome, outcome_by="human" if outcome else None)
-                await keep_run(coach.store, episode)
+                cited = [i for a in watcher.given for i in a.episode_ids]
+                await keep_run(coach.store, episode, cited=cited, run=watcher.run_id if watcher.given else None)
                 watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)
