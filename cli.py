@@ -656,26 +656,23 @@ def memory_list(
     as_json: JsonOut = False,
 ) -> None:
     """List stored episodes, newest first, with their trust (pinned and banned marked); banned ones only with --banned."""
-    from webcoach.memory.curate import browse
+    from webcoach.memory.curate import matching
 
     with one_line_errors():
         where = episode_filter(site, outcome, trust, banned, text)
         with open_store(home, namespace, chroma_url, create=False) as store:
-            page = browse(store, where, limit=at_least_one(limit, "--limit"), offset=max(0, offset))
+            episodes, more = matching(store, where, limit=at_least_one(limit, "--limit"), offset=max(0, offset))
+            empty = not episodes and store.count() == 0
     if as_json:
-        print_json([episode_json(e) for e in page.episodes])
+        print_json([episode_json(e) for e in episodes])
         return
-    if not page.episodes:
-        out.print(
-            "no episodes match"
-            if not where.empty or offset
-            else "no episodes stored yet: add some with `webcoach ingest` or `webcoach run`"
-        )
+    if not episodes:
+        out.print("no episodes stored yet: add some with `webcoach ingest` or `webcoach run`" if empty else "no episodes match")
         return
-    for ep in page.episodes:
+    for ep in episodes:
         out.print(episode_line(ep))
-    if page.more:
-        out.print(f"… more (use --limit, or --offset {offset + len(page.episodes)})")
+    if more:
+        out.print(f"… more (use --limit, or --offset {offset + len(episodes)})")
 
 
 @memory_app.command("show")
@@ -727,15 +724,16 @@ def memory_search(
         want = at_least_one(k, "-k/--top")
         with open_store(home, namespace, chroma_url, create=False) as store:
             # Filters are applied after ranking: fetch more so that k still come back.
-            hits = filter_hits(store.search(query, url=url, k=want if where.empty else want * 8), where)[:want]
+            hits = filter_hits(store.search(query, url=url, k=want * 8), where)[:want]
+            empty = not hits and store.count() == 0
     if as_json:
         print_json([hit_json(h) for h in hits])
         return
     if not hits:
         out.print(
-            "no episodes match"
-            if not where.empty
-            else "no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`"
+            "no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`"
+            if empty
+            else "no episodes match"
         )
         return
     for h in hits:

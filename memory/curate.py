@@ -1,8 +1,9 @@
 """What a person does to memory besides pin and ban: find episodes by what they are (site, outcome, trust, date, text),
 a page at a time, and correct one (`revise`). The CLI's `memory list/search/edit` and the UI both call these.
 
-Filters that the record fields cannot answer (trust, text) need each episode decoded: a filtered page reads newest
-first in batches until it is full, so the first pages of a 100k store come back fast and a rare match costs a scan.
+Filters need each episode decoded (the record fields that could answer some of them are store internals): a page
+reads newest first in batches until it is full, so the first pages of a 100k store come back fast; a rare match would
+cost a scan of everything, so the UI gives each page a budget and a cursor to go on from.
 """
 
 from __future__ import annotations
@@ -50,10 +51,6 @@ class EpisodeFilter:
             host = wanted if "://" in wanted else f"https://{wanted}/"
             object.__setattr__(self, "site", site_of(host) or wanted)
 
-    @property
-    def empty(self) -> bool:
-        return not (self.site or self.outcome or self.trust or self.text or self.since or self.until) and not self.banned
-
     def matches(self, ep: Episode) -> bool:
         if ep.banned and not (self.banned or self.trust == "banned"):
             return False
@@ -79,42 +76,38 @@ class EpisodeFilter:
 @dataclass(frozen=True, kw_only=True)
 class Page:
     episodes: list[Episode]
-    offset: int
-    more: bool  # another page follows
-    total: int | None  # every episode of the namespace matching (None: not counted, a filtered scan stopped early)
+    cursor: int  # where this page started, in newest-first order of every episode
+    next_cursor: int | None  # where the next page starts (None: this was the last)
+    scanned: int  # episodes read for this page: a filtered page stops at its budget, matches or not
 
 
-def browse(store: EpisodeStore, where: EpisodeFilter, *, limit: int = 50, offset: int = 0) -> Page:
-    """A page of the episodes matching `where`, newest first."""
-    if where.empty:
-        # No filter but the default one (banned left out): page straight through the record order; the banned are few.
-        total = store.count()
-        found: list[Episode] = []
-        cursor = offset
-        while len(found) <= limit and cursor < total:
-            batch = store.list(limit=_BATCH, offset=cursor)
-            if not batch:
-                break
-            cursor += len(batch)
-            found.extend(e for e in batch if not e.banned)
-        return Page(episodes=found[:limit], offset=offset, more=len(found) > limit, total=None)
+def browse(store: EpisodeStore, where: EpisodeFilter, *, limit: int = 50, cursor: int = 0, budget: int | None = None) -> Page:
+    """Up to `limit` episodes matching `where`, newest first, reading from position `cursor` of the namespace's
+    newest-first order. `budget` caps how many episodes one page may read (a UI page must stay fast at 100k when a
+    filter matches rarely): the page then ends early with `next_cursor` where to go on."""
     matched: list[Episode] = []
-    skipped = 0
-    cursor = 0
-    while True:
-        batch = store.list(limit=_BATCH, offset=cursor)
+    position = cursor
+    scanned = 0
+    while budget is None or scanned < budget:
+        batch = store.list(limit=_BATCH if budget is None else min(_BATCH, budget - scanned), offset=position)
         if not batch:
-            return Page(episodes=matched, offset=offset, more=False, total=offset + len(matched) if skipped == offset else None)
-        cursor += len(batch)
-        for ep in batch:
-            if not where.matches(ep):
-                continue
-            if skipped < offset:
-                skipped += 1
-                continue
-            matched.append(ep)
-            if len(matched) > limit:
-                return Page(episodes=matched[:limit], offset=offset, more=True, total=None)
+            return Page(episodes=matched, cursor=cursor, next_cursor=None, scanned=scanned)
+        for n, ep in enumerate(batch):
+            if where.matches(ep):
+                matched.append(ep)
+                if len(matched) == limit:
+                    return Page(episodes=matched, cursor=cursor, next_cursor=position + n + 1, scanned=scanned + n + 1)
+        position += len(batch)
+        scanned += len(batch)
+    return Page(episodes=matched, cursor=cursor, next_cursor=position, scanned=scanned)
+
+
+def matching(store: EpisodeStore, where: EpisodeFilter, *, limit: int, offset: int = 0) -> tuple[list[Episode], bool]:
+    """The `limit` matching episodes after the first `offset` matches (for the CLI: every episode is read if need be);
+    and whether more follow."""
+    page = browse(store, where, limit=offset + limit + 1)
+    found = page.episodes[offset:]
+    return found[:limit], len(found) > limit
 
 
 def filter_hits(hits: Sequence[Hit], where: EpisodeFilter) -> list[Hit]:
