@@ -234,7 +234,9 @@ class CoachingSession(RunHooks):
 
     async def _give(self, agent: Any, advice: Advice) -> None:
         self._inject(agent, advice)
-        await log_advice(self.coach.store, advice, run=self.run_id, channel="browser-use", task=self.task)
+        config = self.coach.config
+        if config.store_runs or config.update_usefulness:  # a memory that is never written (an eval's frozen arm): no log
+            await log_advice(self.coach.store, advice, run=self.run_id, channel="browser-use", task=self.task)
 
     def _inject(self, agent: Any, advice: Advice) -> None:
         note = ActionResult(extracted_content=advice.render(), include_extracted_content_only_once=True)
