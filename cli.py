@@ -8,6 +8,7 @@ hooks.runner, tasks.*). Splitting it would scatter the one file a user-facing ch
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,10 +53,13 @@ def _version(value: bool) -> None:
 
 
 QUIET = {"on": False}  # -q: no progress bars, no warnings (errors still print)
+_VERBOSE = logging.StreamHandler(sys.stderr)
+_VERBOSE.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
 
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
@@ -63,18 +67,23 @@ def _root(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say more on stderr (-vv: debug detail).")] = 0,
 ) -> None:
     """Cross-session memory for browser agents: condense past runs into episodes, search them, coach new runs."""
-    import logging
-
-    QUIET["on"] = quiet
-    # The CLI is the host program here, so it may set up webcoach's own logger (the library never does).
+    # The CLI is the host program here, so it may set up webcoach's own logger (the library never does); undone when
+    # the command ends, so a program that calls the CLI in-process keeps its logging as it was.
     logger = logging.getLogger("webcoach")
+    level = logger.level
+    QUIET["on"] = quiet
     if quiet:
         logger.setLevel(logging.ERROR)
     elif verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
+        logger.addHandler(_VERBOSE)
         logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+    def restore() -> None:
+        QUIET["on"] = False
+        logger.removeHandler(_VERBOSE)
+        logger.setLevel(level)
+
+    ctx.call_on_close(restore)
 
 
 Home = Annotated[

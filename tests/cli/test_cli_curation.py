@@ -165,3 +165,13 @@ def test_quiet_verbose_and_completion() -> None:
     help_text = runner.invoke(app, ["--help"]).output
     assert "--install-completion" in help_text and "--quiet" in help_text and "--verbose" in help_text
     assert runner.invoke(app, ["-q", "memory", "--help"]).exit_code == 0
+
+
+def test_quiet_and_verbose_leave_the_logger_as_they_found_it() -> None:
+    import logging
+
+    logger = logging.getLogger("webcoach")
+    before = (logger.level, list(logger.handlers))
+    for flag in ("-q", "-v", "-vv"):
+        assert CliRunner().invoke(app, [flag, "memory", "stats", "--home", "/nonexistent/x"]).exit_code == 1
+        assert (logger.level, logger.handlers) == before
