@@ -559,6 +559,7 @@ def demo(
     ] = None,
     browser: Annotated[str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: found on PATH).")] = None,
     home: Home = None,
+    as_json: JsonOut = False,
 ) -> None:
     """The whole loop on a bundled local shop: record real browser sessions, condense and store them, show the coach's
     advice for a new task; with ANTHROPIC_API_KEY set, also run a coached browser-use agent on it."""
@@ -576,9 +577,23 @@ def demo(
                 headless=headless,
                 browser=browser,
                 model=model,
-                on_line=lambda line: err.print(f"[cyan]>[/cyan] {line}"),
+                on_line=lambda line: None if as_json or QUIET["on"] else err.print(f"[cyan]>[/cyan] {line}"),
             )
         )
+    if as_json:
+        r = report.agent
+        print_json(
+            {
+                "namespace": "demo",
+                "episodes": [episode_json(e) for e in report.episodes],
+                "hits": [hit_json(h) for h in report.hits],
+                "advice": {**report.advice.model_dump(mode="json"), "rendered": report.advice.render()}
+                if report.advice
+                else None,
+                "agent": None if r is None else {"success": r.success, "steps": r.steps, "final_answer": r.final_answer},
+            }
+        )
+        return
     out.print("\n[bold]Episodes learned from the recorded sessions[/bold]")
     for ep in report.episodes:
         out.print(episode_line(ep))
