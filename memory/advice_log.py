@@ -75,10 +75,16 @@ class FileBackend:
         self.path = path
 
     def _write(self, lines: Iterable[str]) -> None:
+        text = "".join(lines)
+        if not text:
+            return
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-            with os.fdopen(fd, "a", encoding="utf-8") as out:
-                out.write("".join(lines))
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            with os.fdopen(fd, "r+", encoding="utf-8") as out:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    text = "\n" + text  # a line cut short by a crash stays alone on its line, skipped on read
+                out.write(text)
         except OSError as exc:
             raise StoreError(f"cannot write the advice log {self.path}: {exc.strerror or exc}") from exc
 
