@@ -8,6 +8,7 @@ hooks.runner, tasks.*). Splitting it would scatter the one file a user-facing ch
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,6 @@ app = typer.Typer(
     name="webcoach",
     help="Cross-session memory for browser agents: condense past runs into episodes, search them, coach new runs.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 memory_app = typer.Typer(help="Inspect and manage the episode store.", no_args_is_help=True)
@@ -52,13 +52,38 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+QUIET = {"on": False}  # -q: no progress bars, no warnings (errors still print)
+_VERBOSE = logging.StreamHandler(sys.stderr)
+_VERBOSE.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings; errors and results only.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="Say more on stderr (-vv: debug detail).")] = 0,
 ) -> None:
     """Cross-session memory for browser agents: condense past runs into episodes, search them, coach new runs."""
+    # The CLI is the host program here, so it may set up webcoach's own logger (the library never does); undone when
+    # the command ends, so a program that calls the CLI in-process keeps its logging as it was.
+    logger = logging.getLogger("webcoach")
+    level = logger.level
+    QUIET["on"] = quiet
+    if quiet:
+        logger.setLevel(logging.ERROR)
+    elif verbose:
+        logger.addHandler(_VERBOSE)
+        logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+
+    def restore() -> None:
+        QUIET["on"] = False
+        logger.removeHandler(_VERBOSE)
+        logger.setLevel(level)
+
+    ctx.call_on_close(restore)
 
 
 Home = Annotated[
@@ -92,8 +117,15 @@ BASE_URL_HELP = (
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
+    from webcoach.errors import NamespaceNotFoundError
+
     try:
         yield
+    except NamespaceNotFoundError as exc:
+        # Right after `webcoach demo`, `memory list` looks in 'default': name the option that finds the demo's.
+        hint = f"; e.g. add `-n {exc.existing[0]}`" if exc.existing else ""
+        err.print(f"[red]error:[/red] {safe(str(exc))}{safe(hint)}", markup=True)
+        raise typer.Exit(1) from None
     except WebcoachError as exc:
         err.print(f"[red]error:[/red] {safe(str(exc))}", markup=True)
         raise typer.Exit(1) from None
@@ -158,7 +190,7 @@ def progress_bar(*, disable: bool = False) -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=disable,
+        disable=disable or QUIET["on"] or not err.is_terminal,
     )
 
 
@@ -171,7 +203,7 @@ def spinner(*, disable: bool = False) -> Progress:
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=disable or not err.is_terminal,
+        disable=disable or QUIET["on"] or not err.is_terminal,
     )
 
 
@@ -204,10 +236,14 @@ def advice_block(advice: Advice) -> str:
     return "\n".join(f"  {plain(line)}" for line in advice.render().splitlines())
 
 
+TRUST_MARK = {"approved": "[cyan]pinned  [/cyan]", "banned": "[red]BANNED  [/red]"}
+
+
 def episode_line(ep: Episode) -> str:
     colour = {"success": "green", "failure": "red"}.get(ep.outcome.value, "yellow")
+    trust = TRUST_MARK.get(ep.trust, f"[dim]{ep.trust:<8}[/dim]")
     return (
-        f"[bold]{safe(ep.id)}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {safe(ep.domain or '-'):<24} "
+        f"[bold]{safe(ep.id)}[/bold] [{colour}]{ep.outcome.value:<7}[/{colour}] {trust} {safe(ep.domain or '-'):<24} "
         f"{safe(clipped(ep.task))}"
     )
 
@@ -222,7 +258,9 @@ def show_episode(ep: Episode) -> None:
         markup=False,
     )
     imported = f", imported from {plain(ep.imported_from)} on {ep.imported_at:%Y-%m-%d}" if ep.imported_at else ""
-    out.print(f"  trust: {ep.trust}{imported}", markup=False)
+    revision = f", a person's revision of {plain(ep.revision_of)}" if ep.revision_of else ""
+    verdict = " (BANNED: never shown to an agent)" if ep.banned else (" (pinned by a person)" if ep.pinned else "")
+    out.print(f"  trust: {ep.trust}{verdict}{imported}{revision}", markup=False)
     out.print(f"  usefulness: {ep.usefulness:.2f} (helped {ep.helped}, hurt {ep.hurt})")
     out.print(f"\n{plain(ep.summary)}", markup=False)
     for title, items in (
@@ -547,6 +585,7 @@ def demo(
     ] = None,
     browser: Annotated[str | None, typer.Option("--browser", help="Chromium/Chrome executable (default: found on PATH).")] = None,
     home: Home = None,
+    as_json: JsonOut = False,
 ) -> None:
     """The whole loop on a bundled local shop: record real browser sessions, condense and store them, show the coach's
     advice for a new task; with ANTHROPIC_API_KEY set, also run a coached browser-use agent on it."""
@@ -564,9 +603,23 @@ def demo(
                 headless=headless,
                 browser=browser,
                 model=model,
-                on_line=lambda line: err.print(f"[cyan]>[/cyan] {line}"),
+                on_line=lambda line: None if as_json or QUIET["on"] else err.print(f"[cyan]>[/cyan] {line}"),
             )
         )
+    if as_json:
+        r = report.agent
+        print_json(
+            {
+                "namespace": "demo",
+                "episodes": [episode_json(e) for e in report.episodes],
+                "hits": [hit_json(h) for h in report.hits],
+                "advice": {**report.advice.model_dump(mode="json"), "rendered": report.advice.render()}
+                if report.advice
+                else None,
+                "agent": None if r is None else {"success": r.success, "steps": r.steps, "final_answer": r.final_answer},
+            }
+        )
+        return
     out.print("\n[bold]Episodes learned from the recorded sessions[/bold]")
     for ep in report.episodes:
         out.print(episode_line(ep))
@@ -627,36 +680,68 @@ def mcp(
         serve(options, http, mcp_token(token))
 
 
+SiteOpt = Annotated[str | None, typer.Option("--site", help="Only this site (a domain or any URL on it).", show_default=False)]
+OutcomeOpt = Annotated[
+    str | None, typer.Option("--outcome", help="Only this outcome: success, failure or unknown.", show_default=False)
+]
+TrustOpt = Annotated[
+    str | None,
+    typer.Option("--trust", help="Only this trust: approved, human, judge, agent, imported or banned.", show_default=False),
+]
+BannedOpt = Annotated[bool, typer.Option("--banned", help="Include banned episodes (left out by default).")]
+
+
+def episode_filter(site: str | None, outcome: str | None, trust: str | None, banned: bool, text: str | None = None) -> Any:
+    from webcoach.memory.curate import EpisodeFilter
+
+    return EpisodeFilter(site=site, outcome=outcome, trust=trust, banned=banned, text=text)
+
+
+def episode_json(ep: Episode) -> dict[str, Any]:
+    return {**ep.model_dump(mode="json"), "trust": ep.trust}
+
+
+def listed_json(ep: Episode) -> dict[str, Any]:
+    """An episode in a listing's --json, through the read guard (coach/scope.py): no page text, only approved general
+    lessons; a banned one (listed only with --banned) as its bare record, marked."""
+    from webcoach.coach.scope import general_only, guard_episode, guarded
+
+    shown = guard_episode(general_only(ep, []), None) if ep.banned else guarded(ep, None)
+    return episode_json(shown or ep)
+
+
 @memory_app.command("list")
 def memory_list(
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many (1 or more), newest first.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many matching episodes first (paging).")] = 0,
+    site: SiteOpt = None,
+    outcome: OutcomeOpt = None,
+    trust: TrustOpt = None,
+    banned: BannedOpt = False,
+    text: Annotated[str | None, typer.Option("--text", help="Only episodes whose task, summary or lessons hold this.")] = None,
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     as_json: JsonOut = False,
 ) -> None:
-    """List stored episodes, newest first."""
-    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
-        at_least_one(limit, "--limit")
-        listed = store.list(limit=limit)
-        total = store.count()
-    # Banned episodes leave memory only through `memory show ID` and export (see coach/scope.py).
-    episodes = [e for e in listed if not e.banned]
-    if as_json:  # through the same guard as every way out (no site given: no page text, only approved lessons)
-        from webcoach.coach.scope import guarded
+    """List stored episodes, newest first, with their trust (pinned and banned marked); banned ones only with --banned."""
+    from webcoach.memory.curate import matching
 
-        shown = [g for e in episodes if (g := guarded(e, None)) is not None]
-        print_json([{**e.model_dump(mode="json"), "trust": e.trust} for e in shown])
+    with one_line_errors():
+        where = episode_filter(site, outcome, trust, banned, text)
+        with open_store(home, namespace, chroma_url, read_only=True) as store:
+            episodes, more = matching(store, where, limit=at_least_one(limit, "--limit"), offset=max(0, offset))
+            empty = not episodes and store.count() == 0
+    if as_json:  # through the same guard as every way out (no site given: no page text, only approved lessons)
+        print_json([listed_json(e) for e in episodes])
         return
     if not episodes:
-        out.print("no episodes stored yet: add some with `webcoach ingest` or `webcoach run`")
+        out.print("no episodes stored yet: add some with `webcoach ingest` or `webcoach run`" if empty else "no episodes match")
         return
     for ep in episodes:
         out.print(episode_line(ep))
-    if len(listed) > len(episodes):
-        out.print(f"({len(listed) - len(episodes)} banned not listed: `webcoach memory show ID` shows one)")
-    if total > len(listed):
-        out.print(f"… {total - len(listed)} more (use --limit)")
+    if more:
+        out.print(f"… more (use --limit, or --offset {offset + len(episodes)})")
 
 
 @memory_app.command("show")
@@ -667,15 +752,24 @@ def memory_show(
     chroma_url: ChromaUrl = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Show one episode in full."""
+    """Show one episode in full, with the advice it gave (from the advice log)."""
     with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
         ep = store.get(episode_id)
+        advice = store.advice_log().entries(episode=ep.id)
     if as_json:
-        print_json({**ep.model_dump(mode="json"), "trust": ep.trust})
-    else:
-        if ep.banned:
-            out.print("BANNED: a person excluded this episode; it is never shown to agents (undo: memory ban --undo ID)")
-        show_episode(ep)
+        print_json({**episode_json(ep), "advice_log": [a.model_dump(mode="json") for a in advice]})
+        return
+    if ep.banned:
+        out.print("BANNED: a person excluded this episode; it is never shown to agents (undo: memory ban --undo ID)")
+    show_episode(ep)
+    if advice:
+        ended = [a for a in advice if a.outcome in ("success", "failure")]
+        wins = sum(a.outcome == "success" for a in ended)
+        out.print(
+            f"\n[bold]Advice log[/bold]: cited in {len(advice)} interventions; {wins} in runs that succeeded, "
+            f"{len(ended) - wins} in runs that failed, {len(advice) - len(ended)} not ended or unknown "
+            f"(`webcoach memory advice --episode {safe(ep.id)}`)"
+        )
 
 
 @memory_app.command("search")
@@ -683,24 +777,137 @@ def memory_search(
     query: Annotated[str, typer.Argument(help="A task description to find similar past runs for.")],
     url: Annotated[str | None, typer.Option("--url", help="The site the task is on; same-site episodes rank higher.")] = None,
     k: Annotated[int, typer.Option("-k", "--top", help="How many hits (1 or more).")] = 5,
+    site: SiteOpt = None,
+    outcome: OutcomeOpt = None,
+    trust: TrustOpt = None,
+    banned: BannedOpt = False,
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Find the stored episodes most relevant to a task (similarity, recency, usefulness, same site)."""
-    with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
-        hits = [h for h in store.search(query, url=url, k=at_least_one(k, "-k/--top")) if not h.episode.banned]
+    """Find the stored episodes most relevant to a task (similarity, recency, usefulness, same site); banned ones only
+    with --banned."""
+    from webcoach.memory.curate import filter_hits
+
+    with one_line_errors():
+        where = episode_filter(site, outcome, trust, banned)
+        want = at_least_one(k, "-k/--top")
+        with open_store(home, namespace, chroma_url, read_only=True) as store:
+            # Filters are applied after ranking: fetch more so that k still come back.
+            hits = filter_hits(store.search(query, url=url, k=want * 8), where)[:want]
+            empty = not hits and store.count() == 0
     if as_json:
         print_json([hit_json(h, url, query) for h in hits])
         return
     if not hits:
-        out.print("no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`")
+        out.print(
+            "no episodes stored yet in this namespace: add some with `webcoach ingest` or `webcoach run`"
+            if empty
+            else "no episodes match"
+        )
         return
     for h in hits:
         out.print(f"{h.score:5.2f}  " + episode_line(h.episode))
         if h.episode.lessons:
             out.print(f"       lesson: {plain(clipped(h.episode.lessons[0], 160))}", markup=False)
+
+
+@memory_app.command("edit")
+def memory_edit(
+    episode_id: Annotated[str, typer.Argument(metavar="ID", help="Episode id (as printed by list/search).")],
+    lesson: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lesson",
+            help="A lesson of the revision (repeatable; replaces the lessons). Without --lesson and "
+            "--summary, your $EDITOR opens on them.",
+        ),
+    ] = None,
+    summary: Annotated[str | None, typer.Option("--summary", help="The revision's summary.")] = None,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Correct an episode's lessons or summary: the edit is stored as a new, human-trusted revision and the original is
+    kept (banned, so no agent gets both; `memory show` still shows it)."""
+    from webcoach.memory.curate import revise
+
+    with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
+        if lesson is None and summary is None:
+            ep = store.get(episode_id)
+            lesson, summary = edit_in_editor(ep)
+        revision = revise(store, episode_id, lessons=lesson, summary=summary)
+    if as_json:
+        print_json(episode_json(revision))
+        return
+    out.print(f"revised {safe(episode_id)} as {safe(revision.id)} (trust: {revision.trust}); the original is kept, banned")
+
+
+EDIT_HELP = (
+    "# Lines starting with '#' are ignored. The summary is the first paragraph; each line after the blank line is a lesson.\n"
+)
+
+
+def edit_in_editor(ep: Episode) -> tuple[list[str], str]:
+    import click
+    from webcoach.errors import InputError
+
+    text = click.edit(EDIT_HELP + ep.summary + "\n\n" + "\n".join(ep.lessons) + "\n", extension=".txt")
+    if text is None:
+        raise InputError("edit cancelled: the editor was closed without saving")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    blank = next((n for n, line in enumerate(lines) if not line.strip()), len(lines))
+    return [line.strip() for line in lines[blank + 1 :] if line.strip()], " ".join(x.strip() for x in lines[:blank])
+
+
+@memory_app.command("advice")
+def memory_advice(
+    site: SiteOpt = None,
+    episode: Annotated[str | None, typer.Option("--episode", help="Only advice citing this episode.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Show at most this many, newest first.")] = 50,
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
+) -> None:
+    """The advice log: each intervention the coach made (when, run, site, trigger, episodes cited, how the run ended),
+    newest first, and the helped/hurt counts it gives each episode (what `memory show` counts)."""
+    from webcoach.memory.advice_log import tally
+    from webcoach.memory.curate import EpisodeFilter
+
+    with one_line_errors():
+        wanted = EpisodeFilter(site=site).site if site else None
+        with open_store(home, namespace, chroma_url, create=False) as store:
+            every = store.advice_log().entries(site=wanted, episode=episode)
+    shown = every[: at_least_one(limit, "--limit")]
+    counts = tally(e for e in every if e.imported_from is None)
+    if as_json:
+        print_json(
+            {
+                "advice": [a.model_dump(mode="json") for a in shown],
+                "counts": {i: {"helped": h, "hurt": u} for i, (h, u) in sorted(counts.items())},
+            }
+        )
+        return
+    if not every:
+        out.print("no advice given yet" + (" on that site" if site else "") + ": the coach has not spoken in a recorded run")
+        return
+    colour = {"success": "green", "failure": "red"}
+    for a in shown:
+        result = a.outcome or "running"
+        c = colour.get(result, "yellow")
+        out.print(
+            f"{a.at:%Y-%m-%d %H:%M} [{c}]{result:<8}[/{c}] {safe(a.run)} {safe(a.channel):<11} {safe(a.site or '-'):<20} "
+            f"{a.trigger:<12} cites {safe(', '.join(a.episode_ids))}"
+        )
+    if len(every) > len(shown):
+        out.print(f"… {len(every) - len(shown)} more (use --limit)")
+    if counts:
+        out.print("\n[bold]Counts from this log[/bold] (helped / hurt per episode cited):")
+        for i, (h, u) in sorted(counts.items(), key=lambda kv: -sum(kv[1]))[:20]:
+            out.print(f"  {safe(i)}  {h} / {u}")
 
 
 @memory_app.command("stats")
@@ -730,6 +937,7 @@ def memory_forget(
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
 ) -> None:
     """Delete one episode."""
     with one_line_errors(), open_store(home, namespace, chroma_url, create=False) as store:
@@ -737,19 +945,38 @@ def memory_forget(
     if not removed:
         err.print(f"error: no episode {safe(episode_id)} in this namespace")
         raise typer.Exit(1)
+    if as_json:
+        print_json({"forgot": episode_id})
+        return
     out.print(f"forgot {safe(episode_id)}")
 
 
 @memory_app.command("export")
 def memory_export(
-    file: Annotated[Path, typer.Argument(metavar="FILE.jsonl", help="Where to write; replaced whole, never by an empty export.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.jsonl", help="Where to write ('-': standard output); replaced whole, never by an empty export."
+        ),
+    ],
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
 ) -> None:
-    """Write every episode of the namespace to a JSONL file (one episode per line)."""
+    """Write every episode of the namespace to a JSONL file (one episode per line), then its advice log."""
+    from webcoach.memory.advice_log import export_lines
+
     with one_line_errors(), open_store(home, namespace, chroma_url, read_only=True) as store:
+        if str(file) == "-":
+            sys.stdout.writelines(ep.model_dump_json() + "\n" for ep in store.episodes())
+            sys.stdout.writelines(export_lines(store.advice_log().entries()[::-1]))
+            sys.stdout.flush()
+            return
         n = store.export(file)
+    if as_json:
+        print_json({"exported": n, "file": str(file)})
+        return
     out.print(f"exported {n} episodes to {safe(file)}")
 
 
@@ -768,16 +995,28 @@ def memory_import(
             "--trust-counts", help="Keep the file's helped/hurt counts and dates (default: reset; only for your own exports)."
         ),
     ] = False,
+    as_json: JsonOut = False,
 ) -> None:
-    """Add the episodes of a JSONL export (validated whole first; episodes already stored are skipped). Imported
-    episodes are marked as imported (the least trusted), get ids derived from their content and sites from their URLs."""
-    from webcoach.memory.transfer import read_jsonl
+    """Add the episodes of a JSONL export (validated whole first; episodes already stored are skipped), and its advice
+    log. Imported episodes are marked as imported (the least trusted), get ids derived from their content and sites
+    from their URLs."""
+    from webcoach.memory.advice_log import read_export
+    from webcoach.memory.transfer import harden, read_jsonl
 
     with one_line_errors():
-        read_jsonl(file)  # a bad file is refused before the store opens: a mistyped namespace is not created for nothing
-    with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store:
+        # A bad file is refused before the store opens: a mistyped namespace is not created for nothing.
+        id_map = {claimed: ep.id for claimed, ep in harden(read_jsonl(file), str(file))}
+        advice = read_export(file)
+    with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store, spinner(disable=as_json) as bar:
+        bar.add_task(f"importing {len(id_map)} episodes", total=None)
         added, skipped = store.import_(file, trust_counts=trust_counts)
-    out.print(f"imported {added} episodes, skipped {skipped} already stored")
+        logged = store.advice_log().import_entries(advice, id_map=id_map, source=file.name) if advice else 0
+    if as_json:
+        print_json({"added": added, "skipped": skipped, "advice_entries": logged})
+        return
+    out.print(
+        f"imported {added} episodes, skipped {skipped} already stored" + (f"; {logged} advice log entries" if logged else "")
+    )
 
 
 @memory_app.command("reembed")
@@ -786,12 +1025,16 @@ def memory_reembed(
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
 ) -> None:
     """Embed every episode of the namespace again with another embedder (the namespace then uses that one)."""
-    with one_line_errors(), open_store(home, namespace, chroma_url) as store, progress_bar() as bar:
+    with one_line_errors(), open_store(home, namespace, chroma_url) as store, progress_bar(disable=as_json) as bar:
         job = bar.add_task(f"re-embedding with {to}", total=store.count())
         moved = store.reembed(to, on_progress=lambda done, _total: bar.update(job, completed=done))
         name = store.embedder.name
+    if as_json:
+        print_json({"reembedded": moved, "embedder": name})
+        return
     out.print(f"re-embedded {moved} episodes with {name}")
 
 
@@ -844,10 +1087,14 @@ def memory_pin(
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
 ) -> None:
     """Approve an episode: its advice becomes the most trusted, and its general lessons may be shown on other sites."""
     with one_line_errors(), open_store(home, namespace, chroma_url) as store:
         ep = store.review(episode_id, pinned=not undo)
+    if as_json:
+        print_json(episode_json(ep))
+        return
     out.print(f"{'unpinned' if undo else 'pinned'} {safe(ep.id)} (trust: {ep.trust})")
 
 
@@ -858,20 +1105,27 @@ def memory_ban(
     home: Home = None,
     namespace: Namespace = None,
     chroma_url: ChromaUrl = None,
+    as_json: JsonOut = False,
 ) -> None:
     """Exclude an episode: it is kept (for `show`) but never shown to an agent."""
     with one_line_errors(), open_store(home, namespace, chroma_url) as store:
         ep = store.review(episode_id, banned=not undo)
+    if as_json:
+        print_json(episode_json(ep))
+        return
     out.print(f"{'unbanned' if undo else 'banned'} {safe(ep.id)} (trust: {ep.trust})")
 
 
 @memory_app.command("setup-embedder")
-def memory_setup_embedder() -> None:
+def memory_setup_embedder(as_json: JsonOut = False) -> None:
     """Download the all-MiniLM-L6-v2 ONNX model (needs internet) so searches use real sentence embeddings."""
     from webcoach.memory.store import download_default_model
 
     with one_line_errors():
         path = download_default_model()
+    if as_json:
+        print_json({"model_dir": str(path)})
+        return
     out.print(f"MiniLM model ready in {path}")
 
 
@@ -1096,6 +1350,39 @@ def report_command(
         return
     sys.stdout.write(render_text(report))
     out.print("written: " + ", ".join(str(p) for p in [files.markdown, files.html, *files.plots]))
+
+
+@app.command()
+def ui(
+    home: Home = None,
+    namespace: Namespace = None,
+    chroma_url: ChromaUrl = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on (loopback by default: anyone who can reach it and has the token can edit memory).",
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free one).")] = 8755,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser; just print the URL.")] = False,
+) -> None:
+    """A local web app to see and fix memory: sites, episodes (pin, ban, edit, forget), ask the coach, the advice log.
+    Prints one line with its URL, which holds a token for this launch; Ctrl-C stops it."""
+    try:
+        from webcoach.ui.app import UIOptions
+        from webcoach.ui.serve import is_loopback, serve
+    except ImportError as exc:  # the ui extra is not installed
+        err.print(f"error: the UI needs {exc.name}: pip install -e '.[ui]' in the webcoach checkout")
+        raise typer.Exit(1) from None
+
+    if not is_loopback(host):
+        err.print(
+            f"note: listening on {safe(host)}, not loopback: anyone who can reach it and has the URL's token can edit memory"
+        )
+    options = UIOptions(home=home, namespace=namespace, chroma_url=chroma_url, host=host, port=port)
+    with one_line_errors():
+        serve(options, open_browser=not no_open, on_url=lambda url: out.print(f"webcoach ui: {url}", markup=False))
 
 
 def main() -> None:

@@ -93,6 +93,8 @@ class Episode(BaseModel):
     vouched_by: str | None = None
     pinned: bool = False  # a person approved it (`webcoach memory pin`)
     banned: bool = False  # a person excluded it (`webcoach memory ban`): never shown to an agent
+    # A person's corrected copy of another episode (`webcoach memory edit`): the original is kept, banned.
+    revision_of: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -117,6 +119,8 @@ class Episode(BaseModel):
             return "approved"
         if self.imported_from is not None:
             return "imported"
+        if self.revision_of is not None:  # a person's edit (`memory edit`) is a person's record
+            return "human"
         kind = (self.vouched_by or "").partition(":")[0]
         if kind == "human":
             return "human"

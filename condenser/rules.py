@@ -197,9 +197,12 @@ def _behaviour(part: SitePart, answer_page: str | None, found: _Findings) -> Non
     steps = part.steps
     run_len = 1
     for prev, step in pairwise(steps):
-        same = (prev.action, prev.target, prev.url) == (step.action, step.target, step.url) and step.action not in (
-            "scroll",
-            "wait",
+        # A loop is an action repeated on a page: reported notes with no page or target ("read the results") are not.
+        same = (
+            (prev.action, prev.target, prev.url) == (step.action, step.target, step.url)
+            and step.action not in ("scroll", "wait")
+            and step.url is not None
+            and not (step.action == "other" and step.target is None)
         )
         run_len = run_len + 1 if same else 1
         if run_len == LOOP_REPEATS:

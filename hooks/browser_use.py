@@ -25,8 +25,9 @@ from webcoach.condenser.episode import Episode, OutcomeBy
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.sources import sensitive_values
 from webcoach.hooks.base import RunHooks
-from webcoach.hooks.keep import keep_run
+from webcoach.hooks.keep import keep_run, log_advice
 from webcoach.llm import usage_role
+from webcoach.memory.advice_log import new_run_id
 
 if TYPE_CHECKING:
     from webcoach.coach.advice import Advice
@@ -108,6 +109,7 @@ class CoachingSession(RunHooks):
         self._hits_url: str | None = None
         self._started = False
         self._start_pending = True  # no start advice yet: given once the run's site is known
+        self.run_id = new_run_id()  # names this run in the advice log
 
     # --- the moments ------------------------------------------------------------------------------------------------
 
@@ -131,7 +133,7 @@ class CoachingSession(RunHooks):
                     self._start_pending = False
                     advice = await asyncio.wait_for(self._decide(url, None), self.coach.config.timeout_s)
                     if advice is not None:
-                        self._inject(agent, advice)
+                        await self._give(agent, advice)
         except Exception as exc:  # fail open: the coach must never end or stall the run
             self._skip("before step", exc)
 
@@ -147,12 +149,12 @@ class CoachingSession(RunHooks):
                 self._prefetch(url)
                 advice = await asyncio.wait_for(self._decide(url, None), self.coach.config.timeout_s)
                 if advice is not None:
-                    self._inject(agent, advice)
+                    await self._give(agent, advice)
                     return
             trajectory = parse_history(agent.history, Redactor(self._secrets))
             advice = await asyncio.wait_for(self._decide(url, trajectory), self.coach.config.timeout_s)
             if advice is not None:
-                self._inject(agent, advice)
+                await self._give(agent, advice)
             self._prefetch(url)
         except Exception as exc:  # fail open
             self._skip("after step", exc)
@@ -196,6 +198,7 @@ class CoachingSession(RunHooks):
                 store_run=config.store_runs,
                 credit=config.update_usefulness,
                 save_to=save_to,
+                run=self.run_id if self.given else None,
             )
             if not config.store_runs:
                 return None
@@ -233,6 +236,12 @@ class CoachingSession(RunHooks):
         step = len(self.agent.history.history) if trajectory is not None else None
         with usage_role("coach"):
             return await self.coach.advise(self.task, url, trajectory, step=step, given=self.given, hits=hits)
+
+    async def _give(self, agent: Any, advice: Advice) -> None:
+        self._inject(agent, advice)
+        config = self.coach.config
+        if config.store_runs or config.update_usefulness:  # a memory that is never written (an eval's frozen arm): no log
+            await log_advice(self.coach.store, advice, run=self.run_id, channel="browser-use", task=self.task)
 
     def _inject(self, agent: Any, advice: Advice) -> None:
         note = ActionResult(extracted_content=advice.render(), include_extracted_content_only_once=True)

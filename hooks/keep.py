@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from webcoach.condenser.episode import Episode, Outcome
+from webcoach.memory.advice_log import AdviceEntry
 from webcoach.memory.store import EpisodeStore
+
+if TYPE_CHECKING:
+    from webcoach.coach.advice import Advice
+
+log = logging.getLogger("webcoach")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,9 +41,13 @@ async def keep_run(
     store_run: bool = True,
     credit: bool = True,
     save_to: Path | None = None,
+    run: str | None = None,
+    advice_ids: Iterable[str] = (),
 ) -> Kept:
-    """Store `episode` (and `parts`: the same run's episodes for the other sites it worked on) and credit or blame the episodes in `cited` with its outcome (an unknown outcome moves nothing,
-    and a run never credits itself). Store errors propagate: each caller decides how loudly a lost run is reported."""
+    """Store `episode` (and `parts`: the same run's episodes for the other sites it worked on) and credit or blame
+    the episodes in `cited` with its outcome (an unknown outcome moves nothing, and a run never credits itself). The
+    advice log's entries of `run` (or `advice_ids`) get the run's outcome, so the counts can be audited from it. Store
+    errors propagate: each caller decides how loudly a lost run is reported."""
     stored = False
     if store_run:
         if save_to is not None:
@@ -47,4 +59,37 @@ async def keep_run(
     credited = 0
     if credit and others and episode.outcome is not Outcome.UNKNOWN:
         credited = await asyncio.to_thread(store.record_outcome, others, episode.outcome is Outcome.SUCCESS)
+    if run is not None or advice_ids:
+        await asyncio.to_thread(
+            store.advice_log().settle,
+            outcome=episode.outcome.value,
+            run=run,
+            ids=list(advice_ids),
+            run_episode=episode.id if store_run else None,
+        )
     return Kept(stored=stored, credited=credited)
+
+
+async def log_advice(
+    store: EpisodeStore, advice: Advice, *, run: str, channel: str, task: str, entry_id: str | None = None
+) -> str | None:
+    """Record one intervention in the advice log; returns its entry id. Fails open: a log that cannot be written
+    leaves the advice given (the agent has it already) and says so."""
+    try:
+        entry = AdviceEntry(
+            **({"id": entry_id} if entry_id else {}),
+            run=run,
+            channel=channel,
+            task=task[:300],
+            site=advice.site,
+            trigger=advice.trigger,
+            step=advice.step,
+            episode_ids=list(advice.episode_ids),
+            text=advice.text[:500],
+            why=advice.why[:300],
+        )
+        await asyncio.to_thread(store.advice_log().record, entry)
+        return entry.id
+    except Exception as exc:
+        log.warning("webcoach: the advice log could not be written (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return None

@@ -38,7 +38,8 @@ from webcoach.condenser.redact import Redactor
 from webcoach.condenser.reported_steps import MAX_STEPS, reported_trajectory
 from webcoach.condenser.sources import load_trajectory
 from webcoach.errors import InputError, NamespaceNotFoundError
-from webcoach.hooks.keep import keep_run
+from webcoach.hooks.keep import keep_run, log_advice
+from webcoach.memory.advice_log import new_run_id
 from webcoach.memory.keeper import StoreKeeper
 from webcoach.memory.ranking import same_site
 from webcoach.memory.store import EpisodeStore
@@ -177,6 +178,7 @@ class _SessionState:
     # task key -> (last call, advice given for it, oldest first)
     given: OrderedDict[str, tuple[float, list[Advice]]] = field(default_factory=OrderedDict)
     counted: dict[str, float] = field(default_factory=dict)  # episode id -> when this session last moved its counts
+    runs: dict[str, str] = field(default_factory=dict)  # task key -> the current run's id in the advice log
 
 
 def _task_key(task: str) -> str:
@@ -288,13 +290,19 @@ class WebcoachMCP:
         key = _task_key(task)
         now = time.monotonic()
         last, given = state.given.get(key, (now, []))
-        if now - last > RUN_IDLE_S:
+        if now - last > RUN_IDLE_S or key not in state.runs:
             given = []  # the same task again after a long pause is a new run, with a new budget
+            state.runs[key] = new_run_id()
         state.given[key] = (now, given)
         state.given.move_to_end(key)
         while len(state.given) > _TASKS_PER_SESSION:
-            state.given.popitem(last=False)
+            state.runs.pop(state.given.popitem(last=False)[0], None)
         return given
+
+    def run_of(self, session: str, task: str) -> str:
+        """The advice log's id for this session's current run of `task`."""
+        state = self._sessions.get(session)
+        return (state.runs.get(_task_key(task)) if state is not None else None) or new_run_id()
 
     def remember(self, advice: Advice, task: str, session: str) -> str:
         body = f"{session}\n{_task_key(task)}\n{advice.key}\n{advice.text}\n{time.time_ns()}"
@@ -330,6 +338,11 @@ class WebcoachMCP:
                 task, page, trajectory, step=len(recent_steps or ()) if trajectory is not None else None, given=given, hits=own
             )
             total = await asyncio.to_thread(store.count) if not own else None
+            if advice is not None:
+                given.append(advice)
+                advice_id = self.remember(advice, task, session)
+                run = self.run_of(session, task)
+                await log_advice(store, advice, run=run, channel="mcp", task=task, entry_id=advice_id)
         if advice is None:
             return AdviceOut(
                 advice=None,
@@ -337,10 +350,9 @@ class WebcoachMCP:
                 why=self._silence(task, page, own, given, total),
                 budget_left=max(0, budget - len(given)),
             )
-        given.append(advice)
         return AdviceOut(
             advice=advice.render(),  # the one framing every channel uses (coach/advice.py)
-            advice_id=self.remember(advice, task, session),
+            advice_id=advice_id,
             episode_ids=list(advice.episode_ids),
             why=advice.why,
             confidence=advice.confidence,
@@ -409,8 +421,9 @@ class WebcoachMCP:
         verdict = None if outcome == "unknown" else outcome
         # The client's verdict is an agent's claim, and so is any verdict inside the trace: nobody vouches for either.
         episode, *parts = await acondense_all(trajectory, task=task, outcome=verdict, outcome_by="agent" if verdict else None)
+        cited, advice_ids = self._cited(task, session, episode)
         async with self.store(create=True) as store:
-            kept = await keep_run(store, episode, parts=parts, cited=self._cited(task, session, episode))
+            kept = await keep_run(store, episode, parts=parts, cited=cited, advice_ids=advice_ids)
         return RecordOut(
             episode_id=episode.id,
             episode_ids=[episode.id, *(p.id for p in parts)],
@@ -424,18 +437,19 @@ class WebcoachMCP:
             credited=kept.credited,
         )
 
-    def _cited(self, task: str, session: str, episode: Episode) -> list[str]:
+    def _cited(self, task: str, session: str, episode: Episode) -> tuple[list[str], list[str]]:
         """As a coached browser-use run does when it ends: the episodes behind advice this session got for this task, and
-        that nobody rated yet, are credited (success) or blamed (failure) with the run's outcome."""
+        that nobody rated yet, are credited (success) or blamed (failure) with the run's outcome. Returns (episode ids,
+        advice ids: their advice log entries get the outcome)."""
         if episode.outcome is Outcome.UNKNOWN:
-            return []
+            return [], []
         key = _task_key(task)
-        pending = [g for g in self._advice.values() if g.session == session and g.task_key == key and not g.rated]
-        for g in pending:
+        pending = {a: g for a, g in self._advice.items() if g.session == session and g.task_key == key and not g.rated}
+        for g in pending.values():
             g.rated = True
-        cited = [i for g in pending for i in g.advice.episode_ids]
+        cited = [i for g in pending.values() for i in g.advice.episode_ids]
         self._countable(session, cited)  # a recorded run is evidence of its own; a rating after it adds none
-        return cited
+        return cited, list(pending)
 
     def _countable(self, session: str, episode_ids: Sequence[str]) -> list[str]:
         """The episodes whose counts a rating from this session may still move: each once per run window (RUN_IDLE_S).
@@ -460,9 +474,10 @@ class WebcoachMCP:
         given.rated = True
         ids = self._countable(session, given.advice.episode_ids)
         updated = 0
-        if ids:
-            async with self.store(create=True) as store:  # a write: the kept store is reopened as a writer if need be
+        async with self.store(create=True) as store:  # a write: the kept store is reopened as a writer if need be
+            if ids:
                 updated = await asyncio.to_thread(store.record_outcome, ids, helped)
+            await asyncio.to_thread(store.advice_log().rate, advice_id.strip(), helped)  # the log keeps every rating
         return RateOut(advice_id=advice_id, helped=helped, episodes_updated=updated)
 
     def namespace(self) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
     from playwright.sync_api import BrowserContext as SyncBrowserContext
+    from webcoach.coach.advice import Advice
     from webcoach.coach.coach import Coach
     from webcoach.condenser.episode import Episode
 
@@ -74,12 +75,33 @@ def _private(trace: Path) -> None:
 
 class Watcher:
     """What `watch(coach, context, task=...)` yields: set `outcome` inside the block when the script knows how it went;
-    after the block, `episode` is the stored episode (None if the run could not be condensed or stored)."""
+    after the block, `episode` is the stored episode (None if the run could not be condensed or stored). A script
+    that drives its own model can ask `await run.advise(page.url)` for the coach's advice: it is given under the coach's
+    budget, recorded in the advice log, and its episodes are credited or blamed with the run's outcome."""
 
-    def __init__(self, trace: Path) -> None:
+    def __init__(self, trace: Path, context: BrowserContext | None = None, *, coach: Coach | None = None, task: str = "") -> None:
+        from webcoach.memory.advice_log import new_run_id
+
         self.trace = trace
+        self.context = context  # the context being traced (the one `watch` launched, when given none)
         self._outcome: str | None = None
         self.episode: Episode | None = None
+        self.given: list[Advice] = []
+        self.run_id = new_run_id()
+        self._coach = coach
+        self._task = task
+
+    async def advise(self, url: str | None = None, *, step: int | None = None) -> Advice | None:
+        """The coach's advice for this run now, on the page at `url` (None: nothing worth saying). Never raises."""
+        from webcoach.hooks.keep import log_advice
+
+        if self._coach is None:
+            return None
+        advice = await self._coach.advise(self._task, url, step=step, given=self.given)
+        if advice is not None:
+            self.given.append(advice)
+            await log_advice(self._coach.store, advice, run=self.run_id, channel="watch", task=self._task)
+        return advice
 
     @property
     def outcome(self) -> str | None:
@@ -96,13 +118,44 @@ class Watcher:
 
 @asynccontextmanager
 async def watch(
-    coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None = None, keep_trace: bool = False
+    coach: Coach,
+    context: BrowserContext | None = None,
+    *,
+    task: str,
+    path: str | Path | None = None,
+    keep_trace: bool = False,
+    browser: str | None = None,
+    headless: bool = True,
 ) -> AsyncIterator[Watcher]:
     """Trace a Playwright script's `context`; when the block ends the trace is saved, condensed and stored in the coach's
     memory, and the context is closed. A failure to ingest is logged, never raised: the script's own work comes first.
 
+    Without a `context`, watch launches the system Chromium itself (`browser` > $WEBCOACH_BROWSER > found on PATH, as
+    `webcoach demo` does: Playwright's own browser download is not needed) and the script uses `run.context`.
+
     The raw trace holds everything the script typed, passwords included: it is deleted once condensed unless
     `keep_trace=True` (then it stays at `path`, or under $WEBCOACH_HOME/runs, as a 0600 file)."""
+    if context is not None:
+        async with _watch(coach, context, task=task, path=path, keep_trace=keep_trace) as watcher:
+            yield watcher
+        return
+    from playwright.async_api import async_playwright
+    from webcoach.hooks.browser_session import find_chromium
+
+    executable = find_chromium(browser)  # a clear one-line error before anything starts
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=executable, headless=headless)
+        try:
+            async with _watch(coach, await launched.new_context(), task=task, path=path, keep_trace=keep_trace) as watcher:
+                yield watcher
+        finally:
+            await launched.close()
+
+
+@asynccontextmanager
+async def _watch(
+    coach: Coach, context: BrowserContext, *, task: str, path: str | Path | None, keep_trace: bool
+) -> AsyncIterator[Watcher]:
     import logging
     import os
     import tempfile
@@ -121,7 +174,7 @@ async def watch(
         handle, name = tempfile.mkstemp(prefix="trace-", suffix=".zip", dir=folder)
         os.close(handle)  # only a fresh name was wanted: Playwright writes the file
         path = Path(name)
-    watcher = Watcher(Path(path))
+    watcher = Watcher(Path(path), context, coach=coach, task=task)
     failed = False
     saved = True
     try:
@@ -153,7 +206,10 @@ async def watch(
                 episode, *parts = await acondense_all(
                     watcher.trace, task=task, outcome=outcome, outcome_by="agent" if outcome else None
                 )
-                await keep_run(coach.store, episode, parts=parts)
+                cited = [i for a in watcher.given for i in a.episode_ids]
+                await keep_run(
+                    coach.store, episode, parts=parts, cited=cited, run=watcher.run_id if watcher.given else None
+                )
                 watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)

@@ -46,6 +46,19 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+class MissingEmbedder:
+    """Stands in for a namespace's embedder whose model files are gone: commands that only read, list, export or
+    forget work without it; the first thing that needs a vector (a search, an add) gets `reason`."""
+
+    def __init__(self, name: str, dim: int, reason: str) -> None:
+        self.name = name
+        self.dim = dim
+        self.reason = reason
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        raise ConfigError(self.reason)
+
+
 class HashingEmbedder:
     """Signed feature hashing of word unigrams, bigrams and per-word char 3-grams. Offline and fast, but blind to synonyms.
 

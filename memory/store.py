@@ -61,8 +61,18 @@ from webcoach.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from webcoach.memory.advice_log import FILE_PREFIX as ADVICE_FILE
+from webcoach.memory.advice_log import AdviceLog, CollectionBackend, FileBackend, export_lines
 from webcoach.memory.chroma_records import BATCH, ChromaRecords, Records
-from webcoach.memory.embed import HASHING_NAME, MINILM_NAME, SETUP_HINT, Embedder, canonical_name, resolve_embedder
+from webcoach.memory.embed import (
+    HASHING_NAME,
+    MINILM_NAME,
+    SETUP_HINT,
+    Embedder,
+    MissingEmbedder,
+    canonical_name,
+    resolve_embedder,
+)
 from webcoach.memory.files import private_dir, private_tree
 from webcoach.memory.lock import StoreLock
 from webcoach.memory.migrations import check_not_newer
@@ -84,6 +94,7 @@ __all__ = ["Compaction", "EpisodeStore", "Hit", "Repair", "RetrievalWeights", "S
 # Side collections of a namespace; "." cannot occur in a namespace, so these never collide with one.
 REEMBED_SUFFIX = ".reembed"  # the collection a reembed fills before it takes the namespace's name
 SITES_SUFFIX = ".sites"  # episodes per site (sites.py)
+ADVICE_SUFFIX = ".advice"  # the advice log on a server (advice_log.py)
 _CHROMA_ERRORS = (ChromaError, ValueError, TypeError, RuntimeError, OSError, httpx.HTTPError)
 PREFIX = "webcoach-"  # collection name = PREFIX + namespace
 # A fresh namespace on a server can be searched before its first writes reach the vector index: Chroma then says
@@ -217,6 +228,7 @@ class EpisodeStore:
         self._unreadable: str | None = None  # read-only, and Chroma cannot read the index (repair.py)
         self.timeout_s = settings.chroma_timeout_s
         self._lock: StoreLock | None = None
+        self._advice_log: AdviceLog | None = None
         self._records: Records | None = None
         self._closed = False
         server_url = settings.chroma_url if path is None else None
@@ -412,7 +424,7 @@ class EpisodeStore:
             raise StoreError(f"collection {name} at {self.location} has a bad schema_version {version!r}: use another namespace")
         check_not_newer(version, f"namespace {self.namespace!r} at {self.location}")
         if chosen is None:
-            chosen = self._recorded_embedder(recorded)
+            chosen = self._recorded_embedder(recorded, dim)
         if (chosen.name, chosen.dim) != (recorded, dim):
             raise EmbedderMismatchError(
                 f"namespace {self.namespace!r} at {self.location} was built with embedder {recorded} (dim {dim}) but "
@@ -710,7 +722,7 @@ class EpisodeStore:
         with self._wrap("record the layout"):
             self._collection.modify(metadata={**meta, "layout": records.layout})
 
-    def _recorded_embedder(self, recorded: str) -> Embedder:
+    def _recorded_embedder(self, recorded: str, dim: int) -> Embedder:
         if recorded not in (HASHING_NAME, MINILM_NAME):
             raise ConfigError(
                 f"namespace {self.namespace!r} was built with embedder {recorded!r}, which webcoach cannot load by name: "
@@ -718,11 +730,14 @@ class EpisodeStore:
             )
         try:
             return resolve_embedder(canonical_name(recorded), self._model_dir)
-        except ConfigError as exc:
-            raise ConfigError(
+        except ConfigError:
+            # Only what embeds needs the model: listing, showing, exporting, forgetting and reviewing still work.
+            return MissingEmbedder(
+                recorded,
+                dim,
                 f"namespace {self.namespace!r} was built with embedder {recorded} but its model files are missing: "
-                f"{SETUP_HINT} (or use a new namespace)"
-            ) from exc
+                f"{SETUP_HINT} (or move it with `webcoach memory reembed --to hashing`)",
+            )
 
     @contextmanager
     def _wrap(self, action: str) -> Iterator[None]:
@@ -1076,9 +1091,28 @@ class EpisodeStore:
 
     # -- export / import (the JSONL format lives in transfer.py) -------------------------------------------------------
 
+    def episodes(self) -> Iterator[Episode]:
+        """Every episode, oldest first (then by id), decoded a batch at a time."""
+        return self._fetch([i for _, i in self._rec.ordered()])
+
     def export(self, path: str | os.PathLike[str]) -> int:
-        """Write every episode as JSONL (oldest first, then by id); returns how many. The file appears whole or not at all."""
-        return export_jsonl(self._fetch([i for _, i in self._rec.ordered()]), path)
+        """Write every episode as JSONL (oldest first, then by id), then the advice log; returns how many episodes. The
+        file appears whole or not at all."""
+        return export_jsonl(self.episodes(), path, export_lines(self.advice_log().entries()[::-1]))
+
+    def advice_log(self) -> AdviceLog:
+        """The namespace's advice log (advice_log.py): a file beside an embedded store, a side collection on a server."""
+        if self._advice_log is None:
+            if self._lock is not None:
+                backend: FileBackend | CollectionBackend = FileBackend(
+                    Path(self.location) / f"{ADVICE_FILE}{self.namespace}.jsonl"
+                )
+            else:
+                with self._wrap("open the advice log"):
+                    name = f"{PREFIX}{self.namespace}{ADVICE_SUFFIX}"
+                    backend = CollectionBackend(self._client.get_or_create_collection(name, embedding_function=None), self._wrap)
+            self._advice_log = AdviceLog(backend)
+        return self._advice_log
 
     def import_(self, path: str | os.PathLike[str], *, trust_counts: bool = False) -> tuple[int, int]:
         """Add the episodes of a JSONL export; returns (added, skipped as already stored). The whole file is checked

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from webcoach.condenser.episode import Episode
 from webcoach.condenser.guard import clean_episode
 from webcoach.errors import InputError, StoreError
+from webcoach.memory.advice_log import EXPORT_KEY as ADVICE_KEY
 from webcoach.memory.files import write_private
 from webcoach.memory.migrations import upgrade
 
@@ -29,7 +30,7 @@ def why(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def export_jsonl(episodes: Iterable[Episode], path: str | os.PathLike[str]) -> int:
+def export_jsonl(episodes: Iterable[Episode], path: str | os.PathLike[str], extra: Iterable[str] = ()) -> int:
     """Write the episodes as JSONL (a 0600 file); returns how many. The file appears whole or not at all, through a
     temporary file created safely beside it (memory/files.py): a symlink planted at any name is never followed. An
     export of nothing never replaces an existing file (it may be the only backup, and the namespace a typo)."""
@@ -39,7 +40,17 @@ def export_jsonl(episodes: Iterable[Episode], path: str | os.PathLike[str]) -> i
     if first is None and target.exists():
         raise StoreError(f"there are no episodes to export, so {target} was left as it was: check the namespace (-n)")
     chosen = [] if first is None else itertools.chain([first], remaining)
-    return write_private(target, (episode.model_dump_json() + "\n" for episode in chosen))
+    lines = itertools.chain((episode.model_dump_json() + "\n" for episode in chosen), extra)
+    counted = 0
+
+    def counting() -> Iterable[str]:
+        nonlocal counted
+        for line in lines:
+            counted += not line.startswith('{"' + ADVICE_KEY)
+            yield line
+
+    write_private(target, counting())
+    return counted
 
 
 # Fields that are the record's content (what it says about a run), as opposed to bookkeeping a file could inflate.
@@ -118,6 +129,8 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[Episode]:
             data = json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
+            if set(data) == {ADVICE_KEY}:
+                continue  # an advice log entry exported with the episodes (memory/advice_log.py reads those)
             episodes.append(Episode.model_validate(upgrade(data, what=f"{source} line {number}")))
         except StoreError as exc:  # a newer schema
             raise InputError(f"{exc}; nothing was imported") from exc

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SKIP = {"tests", "bench", ".venv", "venv", "build", "dist", ".git", ".ci"}
 
 # Lowest first. A module may import its own component and any component listed before it.
-LAYERS = ["seams", "condenser", "memory", "coach", "hooks", "tasks", "cli", "api"]
+LAYERS = ["seams", "condenser", "memory", "coach", "hooks", "tasks", "ui", "cli", "api"]
 SEAMS = {"errors", "settings", "llm", "providers", "llm_anthropic", "llm_langchain", "llm_openai"}
 
 
@@ -147,6 +147,9 @@ OWNERS = {
     "openai": {"webcoach.llm_openai"},
     "browser_use.agent": {"webcoach.hooks.browser_use"},
     "mcp": {"webcoach.hooks.mcp_server"},
+    "starlette": {"webcoach.ui.app"},
+    "jinja2": {"webcoach.ui.app"},
+    "uvicorn": {"webcoach.ui.serve"},
 }
 
 

@@ -33,6 +33,8 @@ def test_wheel_contains_only_the_webcoach_namespace(tmp_path: Path) -> None:
         "webcoach/memory/store.py",
         "webcoach/hooks/browser_use.py",
         "webcoach/tasks/sites/shop/index.html",
+        "webcoach/py.typed",
+        "webcoach/ui/templates/episode.html",
     ):
         assert expected in names
     # every module of the source tree ships (a new subpackage missing from pyproject's list would be left out silently)

@@ -29,6 +29,7 @@ from webcoach.hooks.browser_session import make_browser_profile
 from webcoach.hooks.browser_use import CoachingSession, run_coached
 from webcoach.hooks.scripted import ScriptedLLM
 from webcoach.llm import FunctionModel
+from webcoach.memory.advice_log import tally
 from webcoach.memory.store import EpisodeStore
 
 MARK = "[webcoach notes from past runs"  # how every injected note starts (Advice.render)
@@ -172,6 +173,16 @@ async def test_advice_from_a_recorded_failure_reaches_the_right_llm_calls_once_e
     assert episode.task == DEAL_TASK and episode.outcome is Outcome.SUCCESS and episode.outcome_by == "agent"
     assert (store.get(past.id).helped, store.get(past.id).hurt) == (1, 0)
     assert (episode.helped, episode.hurt) == (0, 0)
+
+    # The advice log holds each intervention with its run's outcome, and the counts it gives match the store's.
+    logged = store.advice_log().entries()[::-1]
+    assert [(e.trigger, e.step, e.episode_ids, e.channel) for e in logged] == [
+        ("start", None, [past.id], "browser-use"),
+        ("same_error", 2, [past.id], "browser-use"),
+        ("dead_end", 4, [past.id], "browser-use"),
+    ]
+    assert {(e.run, e.outcome, e.run_episode, e.site) for e in logged} == {(logged[0].run, "success", episode.id, "127.0.0.1")}
+    assert tally(logged) == {past.id: (1, 0)}
 
 
 # --- slow: several runs ---------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import pytest
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
 from webcoach.errors import NamespaceNotFoundError
+from webcoach.memory.advice_log import tally
 from webcoach.memory.store import EpisodeStore
 
 OUTPUT = Path(__file__).parents[1] / "data" / "playwright_mcp_output"
@@ -127,6 +128,16 @@ async def test_every_tool_against_the_store(tmp_path: Path, output: Path) -> Non
 
     with EpisodeStore(home=home) as store:
         assert (store.get(episode_id).helped, store.get(episode_id).hurt) == (1, 1)
+        # Both interventions are in the advice log: the first rated by the client, the second settled by its run.
+        rated_entry, settled = store.advice_log().entries()[::-1]
+        assert (rated_entry.id, rated_entry.outcome, rated_entry.rated, rated_entry.channel) == (
+            advice["advice_id"],
+            "failure",
+            True,
+            "mcp",
+        )
+        assert (settled.id, settled.outcome, settled.run_episode) == (advice2["advice_id"], "success", by_steps["episode_id"])
+        assert tally([rated_entry, settled]) == {episode_id: (1, 1)}  # the counts can be audited from the log
     stored_bytes = b"".join(p.read_bytes() for p in (home / "chroma").rglob("*") if p.is_file())
     for secret in (b"Hunter2-Secret", b"jane.doe@example.org", b"jane.doe%40example.org", b"Tr0ub4dor"):
         assert secret not in stored_bytes

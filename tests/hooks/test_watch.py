@@ -130,3 +130,35 @@ async def test_a_script_that_tries_a_placeholder_url_is_still_stored(
         w.outcome = "failure"
     assert w.episode is not None and store.get(w.episode.id).outcome is Outcome.FAILURE
     assert "[website]" in store.get(w.episode.id).model_dump_json()
+
+
+async def test_advice_a_script_asks_for_is_logged_and_credited_with_the_run(
+    context: BrowserContext, site: str, store: EpisodeStore
+) -> None:
+    from webcoach.condenser.rules import condense_rules
+    from webcoach.condenser.trajectory import Step, Trajectory
+
+    shop = f"{site}/shop"
+    past = condense_rules(
+        Trajectory(
+            source_kind="browser-use-history",
+            steps=(
+                Step(index=0, action="goto", url="about:blank", target=f"{shop}/index.html"),
+                Step(index=1, action="click", url=f"{shop}/index.html", target="Deals", error="element not found"),
+                Step(index=2, action="done", url=f"{shop}/index.html", result=None),
+            ),
+            claimed_success=False,
+        ),
+        TASK,
+    )
+    store.add(past)
+    async with watch(Coach(store), context, task=TASK) as w:
+        advice = await w.advise(f"{shop}/index.html")
+        assert advice is not None and advice.episode_ids == [past.id]
+        assert await w.advise(f"{shop}/index.html") is None  # the budget: never the same advice twice
+        await browse_to_history(context, site)
+        w.outcome = "success"
+    (entry,) = store.advice_log().entries()
+    assert (entry.channel, entry.run, entry.episode_ids, entry.outcome) == ("watch", w.run_id, [past.id], "success")
+    assert w.episode is not None and entry.run_episode == w.episode.id
+    assert (store.get(past.id).helped, store.get(past.id).hurt) == (1, 0)

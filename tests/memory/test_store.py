@@ -420,11 +420,15 @@ def test_embedder_mismatch(tmp_path: Path) -> None:
 def test_collection_built_with_minilm_needs_its_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no Chroma model cache
     path = tmp_path / "chroma"
-    EpisodeStore(path, embedder=FakeEmbedder("all-MiniLM-L6-v2", 384)).close()
-    with pytest.raises(
-        ConfigError, match=r"built with embedder all-MiniLM-L6-v2 but its model files are missing.*setup-embedder"
-    ):
-        EpisodeStore(path)
+    with EpisodeStore(path, embedder=FakeEmbedder("all-MiniLM-L6-v2", 384)) as store:
+        store.add(make_episode("Find a book"))
+    # Only what embeds needs the model: the store opens, lists and counts; a search says how to get the files.
+    with EpisodeStore(path) as store:
+        assert store.count() == 1 and len(store.list()) == 1
+        with pytest.raises(
+            ConfigError, match=r"built with embedder all-MiniLM-L6-v2 but its model files are missing.*setup-embedder"
+        ):
+            store.search("Find a book")
     with pytest.raises(ConfigError, match="all-MiniLM-L6-v2 was asked for"):
         EpisodeStore(path, embedder="minilm")
 

@@ -3,6 +3,7 @@ Debian chromium) on the bundled shop, condensed and stored in the embedded store
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -18,9 +19,16 @@ from webcoach.tasks.demo import DEMO_NAMESPACE, DEMO_PASSWORD, PAST_RUNS
 @pytest.mark.slow
 def test_demo_records_stores_and_advises_without_an_api_key(chromium: str, tmp_path: Path) -> None:
     home = Path(os.environ["WEBCOACH_HOME"])
-    for _ in range(2):  # a second demo starts its namespace afresh: the same episodes, not twice as many
-        shown = CliRunner().invoke(app, ["demo", "--browser", chromium])
-        assert shown.exit_code == 0, shown.output
+    as_json = CliRunner().invoke(app, ["demo", "--browser", chromium, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.stdout)
+    assert data["namespace"] == "demo" and len(data["episodes"]) == len(PAST_RUNS) and data["advice"]["rendered"]
+    # a second demo starts its namespace afresh: the same episodes, not twice as many
+    shown = CliRunner().invoke(app, ["demo", "--browser", chromium])
+    assert shown.exit_code == 0, shown.output
+    # Right after the demo, `memory list` looks in 'default': the error names the option that finds the demo's.
+    listed = CliRunner().invoke(app, ["memory", "list"])
+    assert listed.exit_code == 1 and "-n demo" in listed.output
     assert "The coach's advice before the first step" in shown.output
     assert re.search(r"\[webcoach notes from past runs on 127\.0\.0\.1:\d+\]", shown.output)  # a local site is host:port
     assert "[end of webcoach notes]" in shown.output
