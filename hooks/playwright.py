@@ -207,9 +207,7 @@ async def _watch(
                     watcher.trace, task=task, outcome=outcome, outcome_by="agent" if outcome else None
                 )
                 cited = [i for a in watcher.given for i in a.episode_ids]
-                await keep_run(
-                    coach.store, episode, parts=parts, cited=cited, run=watcher.run_id if watcher.given else None
-                )
+                await keep_run(coach.store, episode, parts=parts, cited=cited, run=watcher.run_id if watcher.given else None)
                 watcher.episode = episode
         except WebcoachError as exc:
             log.warning("webcoach: could not store the watched run (%s)", exc)
