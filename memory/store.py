@@ -1120,6 +1120,10 @@ class EpisodeStore:
                         private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
                     self._lock.release()
 
+    def wanted_elsewhere(self) -> bool:
+        """Whether another process is waiting for this embedded store (a long-lived holder should close it when idle)."""
+        return self._lock is not None and self._lock.wanted()
+
     def __enter__(self) -> EpisodeStore:
         return self
 
