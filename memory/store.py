@@ -939,6 +939,7 @@ class EpisodeStore:
             with self._wrap("copy episodes"):
                 copy.add(ids=ids, embeddings=vectors, metadatas=[self._rec.chroma_metadata(e) for e in episodes])  # type: ignore[misc]
             done += len(ids)
+            _fault("reembed-copying")
             if on_progress is not None:
                 on_progress(done, total)
         if isinstance(self._records, RecordsDB):  # every record is in the copy: it agrees with them

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,6 +155,41 @@ def test_a_kill_during_repair_is_finished_by_the_next_repair(home: Path) -> None
     assert "agree" in cli(home, "memory", "repair", "--dry-run").stdout
 
 
+@pytest.mark.slow  # thousands of episodes, or several kills: CI runs it
+def test_a_kill_during_reembed_is_undone_on_the_next_open(home: Path) -> None:
+    with EpisodeStore(home=home) as store:
+        store.add_many([episode(i, batch="more") for i in range(600)])  # more than one page of the copy
+    before = exported(home)
+    killed = subprocess.run(
+        [sys.executable, "-c", "from webcoach.memory.store import EpisodeStore as S; from webcoach.memory.embed import "
+         "HashingEmbedder as H; S().reembed(H(dim=128))"],
+        env={**os.environ, "WEBCOACH_HOME": str(home), ENV_FAULT: "reembed-copying"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert killed.returncode == -9, killed.stderr
+    assert exported(home) == before
+    with EpisodeStore(home=home) as store:  # the half copy is dropped; the namespace keeps its embedder
+        assert store.embedder.dim == 384 and store.count() == len(before)
+    assert searchable(home, episode(9, batch="more"))
+
+
+@pytest.mark.slow  # thousands of episodes, or several kills: CI runs it
+def test_kills_during_compact_lose_nothing(home: Path) -> None:
+    with EpisodeStore(home=home) as store:
+        store.add_many([episode(i, batch="more") for i in range(2000)])
+        for i in range(0, 2000, 3):
+            store.forget(episode(i, batch="more").id)  # free pages for the vacuum to give back
+    before = exported(home)
+    for delay in (0.3, 0.8, 1.5):
+        proc = subprocess.Popen([WEBCOACH, "memory", "compact"], env={**os.environ, "WEBCOACH_HOME": str(home)})
+        time.sleep(delay)
+        proc.kill()
+        proc.wait(timeout=30)
+        assert exported(home) == before, delay
+    assert cli(home, "memory", "compact").returncode == 0
+    assert exported(home) == before and searchable(home, episode(4, batch="more"))
+
+
 def test_a_restored_backup_of_the_record_file_keeps_its_episodes(home: Path) -> None:
     chroma = home / "chroma"
     backup = (chroma / FILE_NAME).read_bytes()
@@ -194,6 +230,7 @@ def test_restored_chroma_files_with_equal_counts_are_noticed_and_repaired(home: 
     assert searchable(home, newer) and not searchable(home, forgotten)
 
 
+@pytest.mark.slow  # thousands of episodes, or several kills: CI runs it
 def test_an_unreadable_index_reads_from_the_records_and_is_built_again(home: Path) -> None:
     with EpisodeStore(home=home) as store:
         store.add_many([episode(i, batch="more") for i in range(1100)])  # Chroma writes its index files every 1,000
