@@ -87,11 +87,13 @@ def search_tails(folder: Path, queries: int, k: int) -> dict[str, tuple[float, f
         times: dict[str, list[float]] = {"search": [], "threaded": [], "bare": []}
         one_thread = site_cache._one_blas_thread
 
-        def unlimited() -> None:
+        def unlimited() -> bool:
             site_cache._one_blas_thread = threaded  # type: ignore[assignment]
+            return True
 
-        def limited() -> None:
+        def limited() -> bool:
             site_cache._one_blas_thread = one_thread
+            return True
 
         try:
             for p in probes:
