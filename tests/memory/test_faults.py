@@ -121,6 +121,9 @@ def test_a_kill_during_an_import_loses_nothing_and_the_next_writer_completes_it(
     assert again.returncode == 0 and "imported 0 episodes" in again.stdout, again.stdout
     assert exported(home) == before | imported
     assert all(searchable(home, e) for e in extra[:3])
+    with EpisodeStore(home=home, read_only=True) as store:  # counts come from the records: the kill left none short
+        for site in SITES:
+            assert store._sites.count(site) == sum(e.domain == site for e in store.list())
 
 
 def test_a_kill_during_a_forget_never_brings_the_episode_back(home: Path) -> None:
