@@ -88,26 +88,35 @@ class StoreLock:
         if self._key is not None:
             return self
         deadline = time.monotonic() + wait_s
+        asked = False
         while True:
             try:
                 got = self._acquire(alone=alone)
             except StoreLockedError as exc:
                 if "another process" not in str(exc) or time.monotonic() >= deadline:
+                    if asked:  # no longer waiting: the holder need not give it back for us
+                        with contextlib.suppress(OSError):
+                            self.wanted_path.unlink(missing_ok=True)
                     raise
-                self._ask()
+                asked = self._ask() or asked
                 time.sleep(0.05)
                 continue
-            self.wanted_path.unlink(missing_ok=True)  # asked and got it
+            if asked:
+                with contextlib.suppress(OSError):
+                    self.wanted_path.unlink(missing_ok=True)  # asked and got it
             return got
 
     @property
     def wanted_path(self) -> Path:
         return self.directory / WANTED_NAME
 
-    def _ask(self) -> None:
+    def _ask(self) -> bool:
         """Tell the holder that another process waits (a long-lived holder, the MCP server, then gives it back)."""
-        with contextlib.suppress(OSError):  # a full disk or a read-only folder: the holder still gives it back when idle
+        try:
             self.wanted_path.touch()
+        except OSError:  # a full disk or a read-only folder: the holder still gives it back when idle
+            return False
+        return True
 
     def wanted(self) -> bool:
         """Whether another process has asked for the store in the last few seconds."""
