@@ -286,7 +286,7 @@ class EpisodeStore:
             if embedder is not None and not isinstance(embedder, str):
                 self.embedder = embedder
             else:
-                self.embedder = self._recorded_embedder(canonical_name(recorded)) if recorded else resolve_embedder(HASHING_NAME)
+                self.embedder = self._recorded_embedder(recorded) if recorded else resolve_embedder(HASHING_NAME)
         except ConfigError:
             self.embedder = resolve_embedder(HASHING_NAME)
         self._records = records
