@@ -2,10 +2,10 @@
 their JSON schemas) and `WebcoachMCP`, the server's state and the four tools' logic. hooks/mcp_server.py wires them
 to the SDK; failures here are WebcoachErrors with one-line messages, which it turns into tool errors.
 
-- The store is kept open between calls (memory/keeper.py: an open costs ~100x a warm search at 10k) and closed after
-  `ServerOptions.store_idle_s` without a call, so the server gives the embedded store's process lock back when idle:
-  `webcoach ingest` or a second client's server can use the same store while this one idles. Reads open it read-only;
-  a cancelled or failed call gives back what it holds.
+- The store is kept open between calls (memory/keeper.py: an open costs ~100x a warm search at 10k) and given back
+  between calls as soon as another process asks for it (or after `ServerOptions.store_idle_s` without a call): `webcoach
+  ingest` or a second client's server can use the same store beside this one. Reads open it read-only; a cancelled or
+  failed call gives back what it holds.
 - Advice is the coach's own (`Coach.advise`: same decider, same budget rule, `given` kept per MCP session and task),
   from episodes of the agent's own site only, and framed as data in fixed words the server owns.
 - Input comes from an LLM: it is bounded (the last steps only, clipped fields), never trusted as a path to anything but
@@ -162,7 +162,9 @@ class ServerOptions:
     embedder: str | None = None
     llm: str | None = None  # None: the rule-based decider
     coach: CoachConfig = field(default_factory=CoachConfig)
-    store_idle_s: float = 2.0  # the store is kept open between calls, and given back after this long without one
+    # The store is kept open between calls; it is given back after this long without one, or between calls as soon as
+    # another process asks for it (memory/keeper.py).
+    store_idle_s: float = 60.0
 
 
 @dataclass

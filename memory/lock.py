@@ -3,10 +3,15 @@
 Two processes writing one PersistentClient path corrupt its vector index without any error (measured: lost vectors, once
 a segfault), so the embedded store holds an exclusive, non-blocking OS lock on a file in that directory for as long as it
 is open. Stores in the same process share the lock through a reference count: Chroma itself shares one client per path
-in-process, and an OS lock taken twice by one process would lock that process out of its own store."""
+in-process, and an OS lock taken twice by one process would lock that process out of its own store.
+
+A process that waits for the lock (`acquire(wait_s=...)`) touches a `webcoach.lock.wanted` file beside it while it
+waits; a long-lived holder (the MCP server, memory/keeper.py) sees it (`wanted()`) and gives the store back between
+its calls, so `webcoach` commands run beside a server that keeps the store warm."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -17,6 +22,8 @@ from pathlib import Path
 from webcoach.errors import StoreError, StoreLockedError
 
 LOCK_NAME = "webcoach.lock"
+WANTED_NAME = "webcoach.lock.wanted"  # touched by a process waiting for the lock (StoreLock.acquire(wait_s=...))
+WANTED_FRESH_S = 5.0
 
 _held: dict[Path, _Held] = {}
 _guard = threading.Lock()
@@ -81,13 +88,42 @@ class StoreLock:
         if self._key is not None:
             return self
         deadline = time.monotonic() + wait_s
+        asked = False
         while True:
             try:
-                return self._acquire(alone=alone)
+                got = self._acquire(alone=alone)
             except StoreLockedError as exc:
                 if "another process" not in str(exc) or time.monotonic() >= deadline:
+                    if asked:  # no longer waiting: the holder need not give it back for us
+                        with contextlib.suppress(OSError):
+                            self.wanted_path.unlink(missing_ok=True)
                     raise
-            time.sleep(0.05)
+                asked = self._ask() or asked
+                time.sleep(0.05)
+                continue
+            if asked:
+                with contextlib.suppress(OSError):
+                    self.wanted_path.unlink(missing_ok=True)  # asked and got it
+            return got
+
+    @property
+    def wanted_path(self) -> Path:
+        return self.directory / WANTED_NAME
+
+    def _ask(self) -> bool:
+        """Tell the holder that another process waits (a long-lived holder, the MCP server, then gives it back)."""
+        try:
+            self.wanted_path.touch()
+        except OSError:  # a full disk or a read-only folder: the holder still gives it back when idle
+            return False
+        return True
+
+    def wanted(self) -> bool:
+        """Whether another process has asked for the store in the last few seconds."""
+        try:
+            return time.time() - self.wanted_path.stat().st_mtime < WANTED_FRESH_S
+        except OSError:
+            return False
 
     def _acquire(self, *, alone: bool) -> StoreLock:
         try:

@@ -6,8 +6,11 @@ explicitly, so Chroma's own embedding function (which downloads a model) never r
 as one-line StoreErrors.
 
 Chroma holds the vectors; the records (ranking fields and compressed body, records.py) live behind one interface
-(chroma_records.Records): in Chroma's metadata on a server, in a SQLite file beside an embedded store (records_db.py),
-written before the vector is added and deleted after it is, so no crash shows half an episode.
+(chroma_records.Records): in Chroma's metadata on a server, in a SQLite file beside an embedded store (records_db.py).
+That file is the embedded store's source of truth and the vectors an index derived from it: a record is written
+before its vector is added, and deleted before its vector is, and an open that finds the two disagreeing (a kill, a
+full disk, one file restored from a backup) repairs the index from the records (repair.py) when it writes, or says
+what to run when it only reads: `read_only=True` changes nothing. Only `forget` removes a record.
 
 Search (same site first): the site's own episodes from site_cache.py (exact, in memory after one read per site), then,
 when they cannot fill k, Chroma's nearest of all sites; ranking on the records' fields (ranking.py) and decoding only
@@ -295,7 +298,7 @@ class EpisodeStore:
             if embedder is not None and not isinstance(embedder, str):
                 self.embedder = embedder
             else:
-                self.embedder = self._recorded_embedder(canonical_name(recorded)) if recorded else resolve_embedder(HASHING_NAME)
+                self.embedder = self._recorded_embedder(recorded) if recorded else resolve_embedder(HASHING_NAME)
         except ConfigError:
             self.embedder = resolve_embedder(HASHING_NAME)
         self._records = records
@@ -402,6 +405,16 @@ class EpisodeStore:
             embedder = chosen or (
                 self._recorded_embedder(recorded_name) if recorded_name else resolve_embedder(None, self._model_dir)
             )
+            if chosen is None and recorded_name is None and embedder.name == HASHING_NAME:
+                # The best embedder could not be had (no model files, a failed download): say so where it lasts.
+                log.warning(
+                    "webcoach: new namespace %r at %s uses the %s embedder, not %s (see why above); once the model is "
+                    "there, `webcoach memory reembed --to minilm` moves it",
+                    self.namespace,
+                    self.location,
+                    HASHING_NAME,
+                    MINILM_NAME,
+                )
             metadata = {
                 "embedder": embedder.name,
                 "embedder_dim": embedder.dim,
@@ -954,6 +967,7 @@ class EpisodeStore:
             with self._wrap("copy episodes"):
                 copy.add(ids=ids, embeddings=vectors, metadatas=[self._rec.chroma_metadata(e) for e in episodes])  # type: ignore[misc]
             done += len(ids)
+            _fault("reembed-copying")
             if on_progress is not None:
                 on_progress(done, total)
         if isinstance(self._records, RecordsDB):  # every record is in the copy: it agrees with them
@@ -1154,6 +1168,10 @@ class EpisodeStore:
                         private_tree(Path(self.location))  # Chroma writes its files with the umask's modes
                     self._lock.release()
 
+    def wanted_elsewhere(self) -> bool:
+        """Whether another process is waiting for this embedded store (a long-lived holder should close it when idle)."""
+        return self._lock is not None and self._lock.wanted()
+
     def __enter__(self) -> EpisodeStore:
         return self
 
@@ -1167,6 +1185,7 @@ class EpisodeStore:
 # -- compaction (embedded stores) ----------------------------------------------------------------------------------
 
 CHROMA_FILE = "chroma.sqlite3"
+_COMPACT_LOCK_WAIT_S = 5.0
 # Chroma 1.x's `chroma vacuum` is Rust (what the `chroma` console script calls). It runs in a child process: it prints
 # emoji lines to stdout, and a panic in it must not take the caller down. It exits 0 even when it fails, saying so on
 # stderr, so that text is checked too.
@@ -1207,7 +1226,8 @@ def compact(
         raise StoreError(
             f"no embedded store at {chroma_dir} (no {CHROMA_FILE}): nothing to compact; check --home / WEBCOACH_HOME"
         )
-    lock = StoreLock(chroma_dir).acquire(alone=True)  # a store open here or in another process: one-line errors
+    # A store open here or in another process: one-line errors (after a few seconds: an idle MCP server gives it back).
+    lock = StoreLock(chroma_dir).acquire(alone=True, wait_s=_COMPACT_LOCK_WAIT_S)
     try:
         # A Chroma client of this process that webcoach did not open would keep using the files the vacuum rewrites.
         if str(chroma_dir) in getattr(SharedSystemClient, "_identifier_to_system", {}):

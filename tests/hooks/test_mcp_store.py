@@ -4,6 +4,8 @@ by a call the client cancels (the MCP SDK's own client sends notifications/cance
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,5 +99,35 @@ def test_the_keeper_keeps_one_store_warm_and_closes_it_when_idle(tmp_path: Path)
         assert opened == [False, True]
         time.sleep(0.8)
         assert not keeper.is_open  # idle: given back
+    finally:
+        keeper.close()
+
+
+def test_a_warm_store_is_given_back_between_calls_when_another_process_asks(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with EpisodeStore(home=home, embedder="hashing") as store:
+        store.add(episode(0))
+    keeper = StoreKeeper(lambda write: EpisodeStore(home=home, read_only=not write), idle_s=600)
+    try:
+        with keeper.use() as store:
+            assert store.count() == 1
+        assert keeper.is_open  # warm, for the next call
+        start = time.monotonic()
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from webcoach.memory.store import EpisodeStore as S; print(S(read_only=True, lock_wait_s=20).count())",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "WEBCOACH_HOME": str(home)},
+            timeout=60,
+            check=False,
+        )
+        assert other.returncode == 0 and other.stdout.strip() == "1", other.stderr
+        assert not keeper.is_open and time.monotonic() - start < 15  # asked for, not after the 600 s idle time
+        with keeper.use() as store:  # the next call opens it again
+            assert store.count() == 1
     finally:
         keeper.close()
