@@ -591,7 +591,7 @@ def demo(
     advice for a new task; with ANTHROPIC_API_KEY set, also run a coached browser-use agent on it."""
     import asyncio
 
-    from webcoach.tasks.demo import anthropic_available, run_demo
+    from webcoach.tasks.demo import NEW_TASK, anthropic_available, run_demo
 
     browser_use_env()
     if model is None and anthropic_available():
@@ -612,7 +612,7 @@ def demo(
             {
                 "namespace": "demo",
                 "episodes": [episode_json(e) for e in report.episodes],
-                "hits": [hit_json(h) for h in report.hits],
+                "hits": [hit_json(h, f"{report.shop}/index.html", NEW_TASK) for h in report.hits],
                 "advice": {**report.advice.model_dump(mode="json"), "rendered": report.advice.render()}
                 if report.advice
                 else None,

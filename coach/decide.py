@@ -100,6 +100,10 @@ class RuleDecider:
             errors = [m for m in ep.failure_modes if m.kind in ("error", "timeout")]
             if (len(notes) < 2 and errors) or (not notes and ep.failure_modes):
                 notes.append(_problem((errors or ep.failure_modes)[0], ep, site))
+            if not notes and ep.summary:
+                # A failure that left no site fact (no error, no broken page): where it went and how it ended, as the
+                # rules wrote it (paths and counts), so a run does not walk the same way blind.
+                notes.append(observe("note", ep.summary, ep, site, limit=160))
             if notes:
                 observations.extend(notes)
                 cited.append(hit)

@@ -735,7 +735,7 @@ class EpisodeStore:
         with self._wrap("record the layout"):
             self._collection.modify(metadata={**meta, "layout": records.layout})
 
-    def _recorded_embedder(self, recorded: str, dim: int) -> Embedder:
+    def _recorded_embedder(self, recorded: str, dim: int = 384) -> Embedder:  # 384: MiniLM, the one with model files
         if recorded not in (HASHING_NAME, MINILM_NAME):
             raise ConfigError(
                 f"namespace {self.namespace!r} was built with embedder {recorded!r}, which webcoach cannot load by name: "

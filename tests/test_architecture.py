@@ -149,7 +149,8 @@ OWNERS = {
     "mcp": {"webcoach.hooks.mcp_server"},
     "starlette": {"webcoach.ui.app"},
     "jinja2": {"webcoach.ui.app"},
-    "uvicorn": {"webcoach.ui.serve"},
+    # Two servers, each run by its own module: the UI's, and the MCP server's over HTTP (wrapped in its token check).
+    "uvicorn": {"webcoach.ui.serve", "webcoach.hooks.mcp_server"},
 }
 
 
