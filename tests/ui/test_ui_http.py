@@ -142,3 +142,20 @@ def test_the_command_prints_one_line_with_its_url_and_serves_it(seeded: tuple[Pa
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_episode_page_shows_the_runs_record_escaped(tmp_path: Path) -> None:
+    # What the log showed that is no fact about the site (third-party console text here) is for a person to see.
+    from webcoach.condenser.episode import RunNote
+
+    home = tmp_path / "home"
+    note = RunNote(cause="third_party", detail=f"console: {SCRIPT} from an ad frame", url="https://ads.example/x.js")
+    ep = _episode("Find the cheapest fantasy book").model_copy(update={"run_notes": [note], "related": ["abc123"]})
+    with EpisodeStore(home=home, embedder="hashing") as store:
+        store.add(ep)
+    client, options = _client(home)
+    client.cookies.set(COOKIE, options.token)
+    shown = client.get(f"/episodes/{ep.id}").text
+    assert "The run&#39;s record" in shown or "The run's record" in shown
+    assert "third_party" in shown and SCRIPT not in shown and "from an ad frame" in shown
+    assert 'href="/episodes/abc123"' in shown
