@@ -73,6 +73,9 @@ class Episode(BaseModel):
     run_notes: list[RunNote] = Field(default_factory=list)  # the run's record: never advised
     # Other sites the same run worked on, each stored as its own episode (ids), so one site's advice uses its own part.
     related: list[str] = Field(default_factory=list)
+    # The benchmark task the run was for (an eval's task id): runs of one task know each other by it, whatever a date
+    # shift did to the question's years.
+    task_id: str | None = None
     final_answer: str | None = None
     step_count: int = Field(default=0, ge=0)
     duration_s: float | None = Field(default=None, ge=0)

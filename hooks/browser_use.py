@@ -91,9 +91,13 @@ class CoachingSession(RunHooks):
         *,
         on_advice: Callable[[Advice], None] | None = None,
         exclude: Callable[[Episode], bool] | None = None,
+        task_id: str | None = None,
     ) -> None:
         """`exclude(episode)` True keeps that episode from this run's coaching (an eval keeps a task's own earlier
-        runs out, so memory cannot hand the agent its answer); the ids kept out are in `excluded`."""
+        runs out, so memory cannot hand the agent its answer); the ids kept out are in `excluded`. `task_id` names the
+        benchmark task the run is for: its episodes carry it, so later runs of that task know them whatever a date
+        shift did to the question."""
+        self.task_id = task_id
         telemetry_off(agent)
         self.coach = coach
         self.agent = agent
@@ -190,6 +194,9 @@ class CoachingSession(RunHooks):
                 )
             if label is not None and label.reason:
                 episode = episode.model_copy(update={"outcome_reason": label.reason[:300]})
+            if self.task_id is not None:
+                episode = episode.model_copy(update={"task_id": self.task_id})
+                parts = [p.model_copy(update={"task_id": self.task_id}) for p in parts]
             await keep_run(
                 self.coach.store,
                 episode,

@@ -177,10 +177,12 @@ async def run_task(
     episode_path: Path | None = None,
     on_step: Callable[[StepEvent], None] | None = None,
     on_advice: Callable[[Advice], None] | None = None,
+    task_id: str | None = None,
 ) -> RunResult:
     """Run a browser-use Agent on `task` from `url`, coached by `coach` when given. When the agent stops, the browser
     closes, the last screenshots are copied, `label(result)` may give the run's verdict (e.g. a judge's), and the coach
-    condenses and stores the run labelled with it (`episode_path` keeps a JSON copy of the episode first)."""
+    condenses and stores the run labelled with it (`episode_path` keeps a JSON copy of the episode first; `task_id`, a
+    benchmark task's id, is kept with it)."""
     quiet_browser_use()
     from browser_use import Agent
     from webcoach.hooks.browser_use import CoachingSession
@@ -205,7 +207,9 @@ async def run_task(
             calculate_cost=opts.calculate_cost,
             **agent_kwargs,
         )
-        session = CoachingSession(coach, agent, on_advice=on_advice, exclude=exclude) if coach is not None else None
+        session = (
+            CoachingSession(coach, agent, on_advice=on_advice, exclude=exclude, task_id=task_id) if coach is not None else None
+        )
         started = time.monotonic()
         step_started = [started]
         shown = [0]  # history items already reported
@@ -326,6 +330,7 @@ async def run_with_memory(
     chroma_url: str | None = None,
     on_step: Callable[[StepEvent], None] | None = None,
     on_advice: Callable[[Advice], None] | None = None,
+    task_id: str | None = None,
 ) -> RunResult:
     """`webcoach run`: one agent run on the user's own store (coached and stored unless `coached` is False), with
     browser-use's judge labelling it when `judge` is set; the history is kept under $WEBCOACH_HOME/runs."""

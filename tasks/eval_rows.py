@@ -50,11 +50,14 @@ def _place(url: str | None) -> str | None:
 
 
 def same_task(task: Task, url: str) -> Callable[[Episode], bool]:
-    """True for an episode of this very task: the same question (case, spacing and the years a date shift moves
-    aside) on the same start page. Episodes keep no task id; a task's id fixes its question up to those years."""
+    """True for an episode of this very task: one stored with its task id (what the eval records), or, for an episode
+    with none (stored before ids were kept, or by another tool), the same question (case, spacing and the years a date
+    shift moves aside) on the same start page."""
     question, place = _norm(task.question), _place(url)
 
     def check(episode: Episode) -> bool:
+        if episode.task_id is not None:
+            return episode.task_id == task.id
         if _norm(episode.task) != question:
             return False
         there = _place(episode.start_url)

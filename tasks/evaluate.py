@@ -490,6 +490,7 @@ async def _run_job(job: Job, arm: _Arm, config: EvalConfig, judge: Judge, conden
                 after_step=[probe.after_step] if probe is not None else [],
                 label=label,
                 exclude=same_task(task, url) if config.exclude_same_task else None,
+                task_id=task.id,
                 condenser_llm=condenser,
                 episode_path=run_dir / "episode.json" if arm.learns else None,
             )

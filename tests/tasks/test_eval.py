@@ -128,6 +128,7 @@ async def test_paired_run_keeps_arms_apart_judges_with_screenshots_and_learns(tm
         stored = store.get(second["episode_id"])
         assert stored.outcome.value == "success" and stored.outcome_by == "judge"
         assert stored.trust == "judge" and stored.vouched_by == "judge:llm:scripted-judge"  # the judge this eval ran
+        assert stored.task_id == second["task_id"]  # later runs of this task know it by id, whatever a date shift does
         assert store.get(first["episode_id"]).helped == 1  # its advice preceded a judged success
 
 

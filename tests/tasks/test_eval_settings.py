@@ -97,6 +97,10 @@ def test_a_date_shifted_task_still_knows_its_own_episodes(tmp_path: Path) -> Non
     assert same_task(now, now.start_url)(episode)
     other = next(t for t in auto.tasks if t.id != now.id)
     assert not same_task(other, other.start_url)(episode)
+    # The eval stores each run with its task id: that decides, whatever the question says.
+    by_id = episode.model_copy(update={"task_id": now.id, "task": "a question reworded beyond recognition"})
+    assert same_task(now, now.start_url)(by_id)
+    assert not same_task(other, other.start_url)(by_id.model_copy(update={"task": other.question}))
 
 
 def test_hosted_agents_get_temperature_0_and_the_seed(monkeypatch: pytest.MonkeyPatch) -> None:
