@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import zipfile
 import os
 import random
+import re
 import statistics
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from webcoach.memory.ingest import ingest_files
