@@ -283,7 +283,8 @@ def _lessons(traj: Trajectory, outcome: Outcome, failures: list[FailureMode], ro
             # What it tried, not what it said: its final words may echo the page (they stay in the failure's detail).
             tried = f.detail.removeprefix(f"agent gave up on {short_url(f.url)}").split(": ", 1)[0]
             lessons.append(f"On {short_url(f.url)}, the agent gave up{tried}{times}.")
-    if outcome is Outcome.SUCCESS and route:
+    # One page is no route to learn (what_worked and the summary already name it); two or more are.
+    if outcome is Outcome.SUCCESS and len(route) > 1:
         answer = f" (answer: {clip(traj.final_answer, 60)})" if traj.final_answer else ""
         lessons.append(f"This route worked in {len(traj.steps)} steps: {' -> '.join(short_url(p) for p in route[-6:])}{answer}.")
     return list(dict.fromkeys(lessons))[:8]

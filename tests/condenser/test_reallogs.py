@@ -25,10 +25,10 @@ NOT_SITE_FACTS = re.compile(
 
 # file: (sites of its episodes, main first; outcome; who said it; a substring one lesson holds, or None: no lesson)
 PINNED: dict[str, tuple[list[str | None], str, str, str | None]] = {
-    "bu_jakkaj_leaderboards.json": (["berkeley.edu"], "success", "agent", "gorilla.cs.berkeley.edu/leaderboard.html"),
+    "bu_jakkaj_leaderboards.json": (["berkeley.edu"], "success", "agent", None),
     "bu_pentest_juiceshop.json": (["juice-shop.herokuapp.com"], "failure", "log", None),
     "bu_smartbrowser_v2.json": (["vscode.dev"], "failure", "agent", "On vscode.dev/, the agent gave up"),
-    "bu_zzxwill_early_elonmusk.json": (["wikipedia.org", "google.com"], "success", "agent", "de.wikipedia.org/wiki/Elon_Musk"),
+    "bu_zzxwill_early_elonmusk.json": (["wikipedia.org", "google.com"], "success", "agent", None),
     "har_mitm_charles.har": (["mitmproxy.org"], "unknown", "none", None),
     "har_mitm_chrome.har": (["mitmproxy.org"], "unknown", "none", None),
     "har_mitm_flows_incomplete_log.har": ([None], "unknown", "none", None),
@@ -41,7 +41,7 @@ PINNED: dict[str, tuple[list[str | None], str, str, str | None]] = {
     "har_mspw_redirect.har": (["theverge.com"], "unknown", "none", None),
     "har_sitespeed_theverge.har": (["theverge.com"], "unknown", "none", None),
     "har_sitespeed_www-sitespeed-io.har": (["sitespeed.io"], "unknown", "none", None),
-    "pw_mspw_remote-time-diff.zip": (["playwright.dev"], "success", "test", "playwright.dev/"),
+    "pw_mspw_remote-time-diff.zip": (["playwright.dev"], "success", "test", None),
     "pw_mspw_trace-1.31.zip": ([None], "unknown", "none", None),
     "pw_mspw_trace-library-1.46.zip": ([None], "unknown", "none", None),
 }
@@ -78,6 +78,11 @@ def test_real_log_site_outcome_and_lessons(name: str) -> None:
         *(w for e in episodes for w in e.what_worked),
     ]
     assert not [x for x in served if NOT_SITE_FACTS.search(x)]
+
+
+def test_a_success_keeps_its_route_where_the_answer_was_read() -> None:
+    (board,) = condense_all(REALLOGS / "files" / "bu_jakkaj_leaderboards.json", task=_tasks()["bu_jakkaj_leaderboards.json"])
+    assert board.what_worked[0] == "path: gorilla.cs.berkeley.edu/leaderboard.html"  # not Google's CAPTCHA, not DuckDuckGo
 
 
 def test_agent_and_network_errors_stay_in_the_record() -> None:
