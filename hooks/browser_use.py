@@ -50,6 +50,19 @@ class Label:
     vouched_by: str | None = None
 
 
+def tempered_anthropic(model: str, temperature: float, **kwargs: Any) -> Any:
+    """browser-use's ChatAnthropic decoding at `temperature`, sent in the request body: the anthropic SDK's create()
+    no longer takes it as an argument (1.17), so browser-use's own `temperature` field would fail every step. The
+    Messages API has no seed."""
+    from browser_use import ChatAnthropic
+
+    class _Tempered(ChatAnthropic):
+        def _get_extra_body_for_invoke(self) -> dict[str, Any] | None:
+            return {**(super()._get_extra_body_for_invoke() or {}), "temperature": temperature}
+
+    return _Tempered(model=model, **kwargs)
+
+
 def telemetry_off(agent: Any) -> None:
     """browser-use's anonymous telemetry off for this agent (and later ones), unless the user set ANONYMIZED_TELEMETRY:
     the Agent decides at construction, so a caller of the Python API who built it has it on by default."""

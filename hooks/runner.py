@@ -131,7 +131,11 @@ def browser_llm(
     chat = getattr(browser_use, attr)
     takes = {f.name for f in dataclasses.fields(chat)} if dataclasses.is_dataclass(chat) else set()
     if provider == "anthropic":
-        takes = set()  # the anthropic SDK's create() takes neither (browser-use would pass them and fail every step)
+        if temperature is not None:  # in the request body: the SDK's create() takes no temperature (no seed either)
+            from webcoach.hooks.browser_use import tempered_anthropic
+
+            return tempered_anthropic(model, temperature, **kwargs)
+        takes = set()
     decoding = {"temperature": temperature, "seed": seed}
     return chat(model=model, **{k: v for k, v in decoding.items() if v is not None and k in takes}, **kwargs)
 

@@ -182,7 +182,9 @@ def agent_decoding(config: EvalConfig) -> dict[str, Any] | None:
     if not isinstance(config.model, str) or config.model.startswith("scripted:"):
         return None
     provider = config.model.partition(":")[0]
-    if provider == "anthropic" or (provider == "ollama" and not config.base_url):
+    if provider == "anthropic" and not config.base_url:
+        return {"temperature": 0.0, "seed": None, "note": "temperature in the request body; the Messages API has no seed"}
+    if provider == "ollama" and not config.base_url:
         return {"temperature": None, "seed": None, "note": f"browser-use's {provider} client takes no temperature or seed"}
     return {"temperature": 0.0, "seed": config.seed}
 

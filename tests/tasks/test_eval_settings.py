@@ -110,7 +110,25 @@ def test_hosted_agents_get_temperature_0_and_the_seed(monkeypatch: pytest.Monkey
     assert (chat.temperature, chat.seed) == (0.0, 7)
     # browser-use's anthropic client passes these to an SDK whose create() refuses them: never set
     claude = browser_llm("anthropic:claude-sonnet-4-5", seed=7, temperature=0.0)
+    # Not browser-use's own fields: it would pass them to an SDK whose create() refuses them (the request body, below).
     assert (claude.temperature, claude.seed) == (None, None)
+
+
+async def test_an_anthropic_agent_decodes_at_temperature_0(monkeypatch: pytest.MonkeyPatch, fake_anthropic: Any) -> None:
+    from browser_use.llm.messages import UserMessage
+    from pydantic import BaseModel
+
+    class Reply(BaseModel):
+        text: str
+
+    api = fake_anthropic(lambda body: {"text": "ok"})
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
+    claude = browser_llm("anthropic:claude-sonnet-4-5", seed=7, temperature=0.0)
+    done = await claude.ainvoke([UserMessage(content="hello")], output_format=Reply)
+    assert done.completion.text == "ok"
+    (request,) = api.requests
+    assert request["temperature"] == 0.0 and "seed" not in request  # through the real SDK, as the Messages API takes it
 
 
 class _Messages:
