@@ -13,6 +13,7 @@ ad/tracker hosts. A hop through Google to reach berkeley.edu is not a Google run
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 from webcoach.condenser.site import site_of, site_of_host
@@ -187,6 +188,7 @@ AD_TRACKER_SITES = frozenset(
 _TRACKER_PATH = re.compile(r"^/(?:tr|pagead|ads|adserver|collect|g/collect|beacon|pixel|usermatch|getuid|sync)\b", re.I)
 
 
+@lru_cache(maxsize=8192)
 def is_ad_or_tracker(url: str | None) -> bool:
     host = host_of(url)
     if not host:
@@ -206,6 +208,7 @@ def is_bot_wall_url(url: str | None) -> bool:
     return bool(_INTERSTITIAL_PATH.search(parts.path or "")) or bool(re.search(r"captcha|challenge", host))
 
 
+@lru_cache(maxsize=8192)  # asked for every step of a run, whose steps repeat their pages
 def is_hop(url: str | None, task: str = "") -> bool:
     """A page the agent passes through on its way to the site: a search engine's pages, a consent or CAPTCHA
     interstitial, an ad or tracker. A task that names the search engine itself ("search Google for ...") makes its

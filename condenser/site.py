@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from webcoach.condenser.urls import host_of as _raw_host
@@ -100,6 +100,7 @@ def valid_host(host: str | None) -> str | None:
     return host if _VALID_HOST.match(host) else None
 
 
+@lru_cache(maxsize=8192)  # a log repeats its URLs: each is parsed and checked once
 def host_of(url: str | None) -> str | None:
     """The lower-case host of an http(s) URL (None for other schemes, junk, and hosts that are not host names), read as
     a browser reads it (condenser/urls.py): a backslash, a tab or an IDNA dot must not change the site."""
@@ -148,6 +149,7 @@ def _path_tenant(host: str, path: str) -> str:
     return "/".join([host, *segments[:take]])
 
 
+@lru_cache(maxsize=8192)
 def site_of(url: str | None) -> str | None:
     """The site of a URL, or None when it has no valid http(s) host. Local hosts keep their explicit port."""
     host = host_of(url)
