@@ -1254,6 +1254,7 @@ def eval_command(
     plan_baseline: Annotated[
         float, typer.Option("--plan-baseline", help="Expected baseline success rate in %, for --plan.")
     ] = 50.0,
+    as_json: JsonOut = False,
 ) -> None:
     """Run agents on a benchmark, with and without the coach, judge each run and append it to OUT/results.jsonl."""
     import asyncio
@@ -1275,7 +1276,7 @@ def eval_command(
             return
         check_plan(plan)
         folder = plan.config.out_dir
-        with eval_progress(folder) as (on_plan, on_result, counts):
+        with eval_progress(folder, quiet=as_json) as (on_plan, on_result, counts):
             try:
                 run = asyncio.run(run_plan(plan, on_plan=on_plan, on_result=on_result))
             except KeyboardInterrupt:
@@ -1289,6 +1290,18 @@ def eval_command(
         )
     errors = sum(r.error is not None for r in run.results)
     outages = sum(r.outage is not None and r.error is None for r in run.results)
+    if as_json:
+        print_json(
+            {
+                "out": str(folder),
+                "runs": len(run.results),
+                "harness_errors": errors,
+                "outages": outages,
+                "arms": {a: {"succeeded": w, "runs": n} for a, (w, n) in counts.items()},
+                "report": f"webcoach report {folder}",
+            }
+        )
+        return
     summary = ", ".join(f"{a}: {w}/{n} succeeded" for a, (w, n) in counts.items()) or "nothing counted"
     note = f" ({errors} harness errors: rerun with --resume)" if errors else ""
     if outages:
@@ -1298,8 +1311,8 @@ def eval_command(
 
 
 @contextmanager
-def eval_progress(folder: Path) -> Iterator[tuple[Any, Any, dict[str, tuple[int, int]]]]:
-    """A progress bar on stderr; yields (on_plan, on_result, per-arm (successes, runs))."""
+def eval_progress(folder: Path, *, quiet: bool = False) -> Iterator[tuple[Any, Any, dict[str, tuple[int, int]]]]:
+    """A progress bar on stderr (none when `quiet`: --json); yields (on_plan, on_result, per-arm (successes, runs))."""
     from webcoach.tasks.results import TaskResult
 
     counts: dict[str, tuple[int, int]] = {}
@@ -1309,11 +1322,14 @@ def eval_progress(folder: Path) -> Iterator[tuple[Any, Any, dict[str, tuple[int,
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
+        disable=quiet or QUIET["on"] or not err.is_terminal,  # as every progress bar: none in a pipe or with -q
     )
     bar = progress.add_task("eval", total=None)
 
     def planned(to_run: int, done: int) -> None:
         progress.update(bar, total=to_run)
+        if quiet:
+            return
         err.print(f"{to_run} runs to do" + (f", {done} already done" if done else "") + f"; results in {folder}/results.jsonl")
 
     def finished(result: TaskResult) -> None:

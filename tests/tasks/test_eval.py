@@ -334,9 +334,12 @@ def test_shards_split_the_tasks_and_the_report_merges_them(tmp_path: Path, chrom
                 str(tmp_path / shard.replace("/", "-of-")),
                 "--browser",
                 chromium,
+                *(["--json"] if shard == "2/2" else []),
             ],
         )
         assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)  # --json: only the summary on stdout, no progress
+    assert (summary["runs"], summary["arms"]["baseline"]["runs"], summary["outages"]) == (1, 1, 0)
     one, two = (read_results(tmp_path / name / "results.jsonl") for name in ("1-of-2", "2-of-2"))
     assert [r.task_id for r in one] == ["Acme Books--0", "Acme Books--2"] and [r.task_id for r in two] == ["Acme Books--1"]
     assert [r.order for r in one + two] == [0, 2, 1]  # positions in the whole selection
