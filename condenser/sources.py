@@ -11,7 +11,7 @@ from typing import Any
 
 from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
 from webcoach.condenser.redact import Redactor
-from webcoach.condenser.trace_format import is_unzipped_trace
+from webcoach.condenser.trace_format import is_unzipped_trace, loads
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
 from webcoach.settings import input_limits
@@ -92,7 +92,7 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not text.strip():
         raise InputError(f"{path}: file is empty")
     try:
-        data = json.loads(text)
+        data = loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     if not isinstance(data, Mapping):

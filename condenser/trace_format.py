@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
 from webcoach.errors import InputError
 from webcoach.settings import InputLimits, input_limits
 
@@ -104,13 +105,22 @@ def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[str]:
     return lines
 
 
+def loads(text: str) -> Any:
+    """json.loads, through orjson (2-3x faster on big logs) where it can read the text; Python's json for what orjson
+    refuses and json reads (NaN, Infinity, huge integers, lone surrogates), so the result never differs."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
     for line in lines:
         if not line.strip():
             continue
         try:
-            event = json.loads(line)
+            event = loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(event, dict):
