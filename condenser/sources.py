@@ -86,13 +86,15 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
             "raise WEBCOACH_MAX_INPUT_MB if it is real"
         )
     try:
-        text = path.read_text(encoding="utf-8-sig")  # Chrome can save a HAR with a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not a text file and not a zip: expected a trace.zip, a .har or a history .json") from exc
-    if not text.strip():
+        raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # Chrome can save a HAR with a byte-order mark
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    if not raw.strip():
         raise InputError(f"{path}: file is empty")
     try:
-        data = loads(text)
+        data = loads(raw)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a text file and not a zip: expected a trace.zip, a .har or a history .json") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     if not isinstance(data, Mapping):

@@ -105,13 +105,14 @@ def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[str]:
     return lines
 
 
-def loads(text: str) -> Any:
-    """json.loads, through orjson (2-3x faster on big logs) where it can read the text; Python's json for what orjson
-    refuses and json reads (NaN, Infinity, huge integers, lone surrogates), so the result never differs."""
+def loads(text: str | bytes) -> Any:
+    """json.loads, through orjson (2-3x faster on big logs, and no decoding of bytes first) where it can read the text;
+    Python's json for what orjson refuses and json reads (NaN, Infinity, huge integers, lone surrogates), so the result
+    never differs. Bytes that are not UTF-8 raise UnicodeDecodeError."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 def events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
