@@ -92,26 +92,24 @@ def _failures(entries: list[Mapping[str, Any]], main: set[int], redactor: Redact
     seen: dict[tuple[str, int, str], HttpFailure] = {}
     page: str | None = None
     for position, entry in enumerate(entries):
-        status = _status(_response(entry))
+        request, status, text = _request(entry), _status(_response(entry)), _failure_text(entry)
         if position in main:
-            page = str(_request(entry)["url"])
-        failed = bool(_failure_text(entry)) or status is None or status <= 0
-        if failed or (status is not None and status >= 400):
-            url = redactor.url(str(_request(entry)["url"])) or ""
-            method = _request(entry).get("method")
-            key = (url, 0 if failed else int(status or 0), method if isinstance(method, str) else "GET")
-            text = _failure_text(entry)
-            seen.setdefault(
-                key,
-                HttpFailure(
-                    url=key[0],
-                    status=key[1],
-                    method=key[2],
-                    document=position in main,
-                    failure=redactor.text(" ".join(text.split())) if text else None,
-                    page_url=redactor.url(page),
-                    bot_wall=_bot_wall(entry),
-                ),
+            page = str(request["url"])
+        failed = bool(text) or status is None or status <= 0
+        if not failed and (status is None or status < 400):
+            continue
+        url = redactor.url(str(request["url"])) or ""
+        method = request.get("method")
+        key = (url, 0 if failed else int(status or 0), method if isinstance(method, str) else "GET")
+        if key not in seen:  # the same failure again (a retried request) is one
+            seen[key] = HttpFailure(
+                url=key[0],
+                status=key[1],
+                method=key[2],
+                document=position in main,
+                failure=redactor.text(" ".join(text.split())) if text else None,
+                page_url=redactor.url(page),
+                bot_wall=_bot_wall(entry),
             )
     return tuple(seen.values())
 

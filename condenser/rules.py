@@ -329,14 +329,14 @@ def condense_rules_all(
     evidence = traj.evidence()
     # Once: it serialises and hashes every step. A log with nothing beyond its steps keeps the id it always had.
     digest = content_hash(task, traj.fingerprint() + (f"\n{evidence}" if evidence else ""))
-    visited = set(pages(traj))
+    visited_pages = pages(traj)
+    visited = set(visited_pages)
     answer_page = next((s.url for s in reversed(traj.steps) if s.action in ("done", "extract") and s.url), None)
-    ids = [digest[:16]] + [_part_digest(digest, p.site)[:16] for p in parts[1:]]
+    digests = [digest] + [_part_digest(digest, p.site) for p in parts[1:]]
+    ids = [d[:16] for d in digests]
     if not parts:  # nothing but hops and non-pages: an episode with no site
         found = _Findings()
-        for step in traj.steps:
-            if step.error:
-                found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page_of(step))
+        _unplaced_errors(traj, set(), found)
         _ending(traj, SitePart(site="", steps=traj.steps, start_url=""), True, result, found)
         return [_episode(traj, task, result, by, reason, None, list(traj.steps), found, [], digest, created_at, [])]
     episodes = []
@@ -349,13 +349,9 @@ def condense_rules_all(
         _ending(traj, part, main, result, found)
         if main:
             _message_notes(traj, part, found)
-            placed = {id(step) for p in parts for step in p.steps}
-            for step in traj.steps:  # what failed on hop pages, or on no page at all, belongs to no site: the record only
-                if step.error and id(step) not in placed:
-                    found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page_of(step))
+            _unplaced_errors(traj, {id(step) for p in parts for step in p.steps}, found)
         dead = {f.url for f in found.failures.values() if f.kind in ("dead_end", "http_error", "bot_wall") and f.url}
-        route = _route([p for p in pages(traj) if site_of(p) == part.site and not is_hop(p, task)], dead)
-        steps = list(part.steps)
+        route = _route([p for p in visited_pages if site_of(p) == part.site and not is_hop(p, task)], dead)
         others = [i for i in ids if i != ids[number]]
         episodes.append(
             _episode(
@@ -365,15 +361,22 @@ def condense_rules_all(
                 by,
                 reason,
                 part.start_url,
-                steps,
+                list(part.steps),
                 found,
                 route,
-                digest if main else _part_digest(digest, part.site),
+                digests[number],
                 created_at,
                 others,
             )
         )
     return episodes
+
+
+def _unplaced_errors(traj: Trajectory, placed: set[int], found: _Findings) -> None:
+    """What failed on hop pages, or on no page at all, belongs to no site: the record only."""
+    for step in traj.steps:
+        if step.error and id(step) not in placed:
+            found.note(classify_error(step.error), f"{describe(step)} failed: {clip(step.error, 140)}", page_of(step))
 
 
 def _part_digest(digest: str, site: str) -> str:
