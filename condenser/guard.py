@@ -87,11 +87,17 @@ _DISGUISED_DOT = re.compile(
 )
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _strip_invisible(text: str) -> str:
     if text.isascii():
         return text
-    text = "".join(" " if ch in "\u2028\u2029" else ch for ch in text if unicodedata.category(ch) != "Cf")
-    return _INVISIBLE_EXTRA.sub("", text)
+    # Only non-ASCII characters can be format (Cf) characters: look each distinct one up once, not every character.
+    others = set(_NON_ASCII.findall(text))
+    table: dict[int, str | None] = {ord(ch): None for ch in others if unicodedata.category(ch) == "Cf"}
+    table.update({ord(ch): " " for ch in others & {"\u2028", "\u2029"}})  # line/paragraph separators: a space
+    return _INVISIBLE_EXTRA.sub("", text.translate(table) if table else text)
 
 
 def clean(text: str | None) -> str:

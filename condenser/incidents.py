@@ -66,6 +66,7 @@ _PAGE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)  # a run repeats its error messages step after step, and five case-blind searches add up
 def classify_error(text: str | None) -> Cause:
     """The cause of an action's error message (a step's error, a failed request's failure text)."""
     if not text:
