@@ -58,7 +58,7 @@ def _started(trace: Path) -> tuple[int, float, str]:
     return (int(m.group(1)) if m else 0, mtime, trace.name)
 
 
-def read_live_trace(trace: Path) -> tuple[list[str], list[str]]:
+def read_live_trace(trace: Path) -> tuple[list[bytes], list[bytes]]:
     """(event lines, network lines) of one live trace; the network log is optional (older traces lack it)."""
     if trace.is_dir():
         traces = trace_files(trace)
@@ -80,7 +80,7 @@ def read_live_trace(trace: Path) -> tuple[list[str], list[str]]:
     return events, lines
 
 
-def _read(path: Path, budget: Budget) -> list[str]:
+def _read(path: Path, budget: Budget) -> list[bytes]:
     size = path.stat().st_size
     if size > budget.bytes:
         raise budget.too_big(f"{path.name} is {size // (1024 * 1024)} MB")

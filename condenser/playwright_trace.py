@@ -65,7 +65,7 @@ _TYPED_KEYS = {"\n": "Enter", "\r": "Enter", "\r\n": "Enter", "\t": "Tab"}
 _SECRET_SELECTOR = SECRET_FIELD
 _RESOLVED_SECRET = re.compile(r"resolved to (?:visible )?<input\b[^>]*\btype=\"password\"", re.I)
 # Cheap substring pre-check before walking a DOM snapshot (a case-insensitive regex over every snapshot costs more).
-_SECRET_MARKUP = ('"INPUT"', '"input"')
+_SECRET_MARKUP = (b'"INPUT"', b'"input"')
 _INPUT_NODE = re.compile(r'\[\s*"(?:INPUT|input)"\s*,\s*\{')
 _DECODER = json.JSONDecoder()
 _SECRET_AUTOCOMPLETE = {"current-password", "new-password", "one-time-code", "cc-number", "cc-csc"}
@@ -131,7 +131,7 @@ def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
     return _build(raw, redactor, path)
 
 
-def _ingest(raw: _Raw, event: dict[str, Any], line: str, path: Path) -> None:
+def _ingest(raw: _Raw, event: dict[str, Any], line: bytes, path: Path) -> None:
     kind = event.get("type")
     if kind == "context-options":
         version = event.get("version", _ASSUMED_VERSION)
@@ -200,7 +200,7 @@ def _finish_call(raw: _Raw, call: _Call, event: dict[str, Any]) -> None:
         call.logs.extend(x for x in logs if isinstance(x, str))
 
 
-def _ingest_snapshot(raw: _Raw, snap: dict[str, Any], line: str) -> None:
+def _ingest_snapshot(raw: _Raw, snap: dict[str, Any], line: bytes) -> None:
     is_main = snap.get("isMainFrame") is not False
     if snap.get("isMainFrame") is True and isinstance(snap.get("frameId"), str):
         raw.main_frames.add(snap["frameId"])
@@ -209,7 +209,7 @@ def _ingest_snapshot(raw: _Raw, snap: dict[str, Any], line: str) -> None:
         raw.clock = (timestamp, wall)
     secret_target = False
     if any(marker in line for marker in _SECRET_MARKUP):
-        secret_target = _scan_dom(line, raw.secret_values)
+        secret_target = _scan_dom(line.decode("utf-8", errors="replace"), raw.secret_values)
     call_id = snap.get("callId")
     url = str_(snap, "frameUrl") if is_main else None
     raw.snapshots.append((str(call_id) if call_id else None, str_(snap, "phase"), str_(snap, "snapshotName"), url, secret_target))

@@ -4,6 +4,8 @@ into a redacted Trajectory, with a one-line InputError for anything that is not 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,42 +55,42 @@ def load_trajectory(
 
 
 def _load_path(path: Path, redactor: Redactor) -> Trajectory:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir() and (path / "result.json").is_file() and not trace_files(path):
-        path = path / "result.json"  # an Online-Mind2Web task folder: result.json beside trajectory/ screenshots
-    if path.is_dir() and not trace_files(path) and not is_unzipped_trace(path):
-        raise InputError(
-            f"{path}: is a directory with no Playwright MCP traces (traces/*.trace); pass the trace.zip, .trace or history .json inside it"
-        )
-    if path.is_dir() or path.suffix == TRACE_SUFFIX:
-        from webcoach.condenser.playwright_trace import parse_trace
-
-        return parse_trace(path, redactor)
     try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    if is_dir or path.suffix == TRACE_SUFFIX:
+        return _load_folder_or_live(path, redactor)
+    limits = input_limits()
+    try:
+        # One open for the kind and the content: a batch ingest reads thousands of small logs.
         with path.open("rb") as handle:
             head = handle.read(64)
-        size = path.stat().st_size
+            # What a file is comes from its bytes, not its name: a HAR saved as .zip is still a HAR. A zip's first
+            # bytes are "PK" unless something is prepended (a self-extracting archive): only then is the end searched.
+            looks_json = head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith((b"{", b"["))
+            if head.startswith(b"PK") or (not looks_json and zipfile.is_zipfile(handle)):
+                zipped = True
+            else:
+                zipped = False
+                size = os.fstat(handle.fileno()).st_size
+                if size > limits.max_bytes:
+                    raise InputError(
+                        f"{path}: {size // (1024 * 1024)} MB, over the limit of {limits.max_bytes // (1024 * 1024)} MB "
+                        "for one log; raise WEBCOACH_MAX_INPUT_MB if it is real"
+                    )
+                raw = (head + handle.read()).removeprefix(b"\xef\xbb\xbf")  # Chrome can save a HAR with a byte-order mark
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
-    # What a file is comes from its bytes, not its name: a HAR saved as .zip is still a HAR.
-    if head.startswith(b"PK") or zipfile.is_zipfile(path):
+    if zipped:
         from webcoach.condenser.playwright_trace import parse_trace
 
         return parse_trace(path, redactor)
-    if path.suffix == ".zip" and not head.lstrip().startswith((b"{", b"[")):
+    if path.suffix == ".zip" and not looks_json:
         looks = "an empty file" if not head else "text" if _is_text(head) else "binary data"
         raise InputError(f"{path}: named .zip but it is not a zip file (it looks like {looks}): expected a trace.zip")
-    limits = input_limits()
-    if size > limits.max_bytes:
-        raise InputError(
-            f"{path}: {size // (1024 * 1024)} MB, over the limit of {limits.max_bytes // (1024 * 1024)} MB for one log; "
-            "raise WEBCOACH_MAX_INPUT_MB if it is real"
-        )
-    try:
-        raw = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # Chrome can save a HAR with a byte-order mark
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     if not raw.strip():
         raise InputError(f"{path}: file is empty")
     try:
@@ -100,6 +102,19 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not isinstance(data, Mapping):
         raise InputError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return _from_json(data, redactor, str(path))
+
+
+def _load_folder_or_live(path: Path, redactor: Redactor) -> Trajectory:
+    """A folder (an Online-Mind2Web task, Playwright MCP's output, an unzipped trace) or a live `.trace` file."""
+    if path.is_dir() and (path / "result.json").is_file() and not trace_files(path):
+        return _load_path(path / "result.json", redactor)  # an Online-Mind2Web task folder: result.json beside screenshots
+    if path.is_dir() and not trace_files(path) and not is_unzipped_trace(path):
+        raise InputError(
+            f"{path}: is a directory with no Playwright MCP traces (traces/*.trace); pass the trace.zip, .trace or history .json inside it"
+        )
+    from webcoach.condenser.playwright_trace import parse_trace
+
+    return parse_trace(path, redactor)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -20,7 +20,7 @@ TRACE_FILE = re.compile(r"(?:^|/)(?:(?:\d+-)?trace|test)\.trace$")  # test.trace
 NETWORK_FILE = re.compile(r"(?:^|/)(?:\d+-)?trace\.network$")
 
 
-def read_zip(path: Path) -> tuple[list[str], list[str]]:
+def read_zip(path: Path) -> tuple[list[bytes], list[bytes]]:
     limits = input_limits()
     try:
         with zipfile.ZipFile(path) as archive:
@@ -64,7 +64,7 @@ def is_unzipped_trace(path: Path) -> bool:
     return path.is_dir() and any(TRACE_FILE.search(p.name) for p in path.iterdir() if p.is_file())
 
 
-def read_folder(path: Path) -> tuple[list[str], list[str]]:
+def read_folder(path: Path) -> tuple[list[bytes], list[bytes]]:
     """(event lines, network lines) of an unzipped trace.zip, read as the zip would be."""
     files = sorted(p for p in path.iterdir() if p.is_file())
     traces = [p for p in files if TRACE_FILE.search(p.name)]
@@ -80,7 +80,7 @@ def read_folder(path: Path) -> tuple[list[str], list[str]]:
     return [x for lines in read[: len(traces)] for x in lines], [x for lines in read[len(traces) :] for x in lines]
 
 
-def _member_lines(archive: zipfile.ZipFile, name: str, budget: Budget) -> list[str]:
+def _member_lines(archive: zipfile.ZipFile, name: str, budget: Budget) -> list[bytes]:
     """A member's lines, read as a stream: the declared size is checked first (a zip bomb is refused before it is
     inflated) and the real size and line count as it is read (headers can lie), so memory stays bounded."""
     declared = archive.getinfo(name).file_size
@@ -90,19 +90,35 @@ def _member_lines(archive: zipfile.ZipFile, name: str, budget: Budget) -> list[s
         return read_lines(raw, name, budget)
 
 
-def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[str]:
-    """The lines of a stream, charged to `budget`; refused as soon as it runs out."""
-    lines: list[str] = []
-    for line in raw:  # binary lines: no decoding of what will be refused anyway
-        budget.bytes -= len(line)
-        budget.lines -= 1
+_CHUNK = 1 << 20  # bytes read at a time: one read per chunk, not one Python call per line (~4x faster on traces)
+
+
+def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[bytes]:
+    """The non-blank lines of a stream, as bytes (orjson reads bytes; only the few lines searched as text are decoded),
+    charged to `budget` chunk by chunk and refused as soon as it runs out, so memory stays bounded by the budget."""
+    lines: list[bytes] = []
+    pending: list[bytes] = []  # the start of a line that runs past the chunk (DOM snapshots can be megabytes)
+    while chunk := raw.read(_CHUNK):
+        budget.bytes -= len(chunk)
         if budget.bytes < 0:
             raise budget.too_big(f"{name} is bigger than it says")
-        if budget.lines < 0:
-            raise budget.too_big(f"{name} has too many lines")
-        if not line.isspace():  # blank lines carry no event: counted, not kept
-            lines.append(line.decode("utf-8", errors="replace").rstrip("\r\n"))
+        parts = chunk.split(b"\n")
+        if len(parts) == 1:
+            pending.append(chunk)
+            continue
+        pending.append(parts[0])
+        parts[0] = b"".join(pending)
+        pending = [parts.pop()]
+        _keep(lines, parts, name, budget)
+    _keep(lines, [b"".join(pending)] if any(pending) else [], name, budget)
     return lines
+
+
+def _keep(lines: list[bytes], parts: list[bytes], name: str, budget: Budget) -> None:
+    budget.lines -= len(parts)
+    if budget.lines < 0:
+        raise budget.too_big(f"{name} has too many lines")
+    lines.extend(p for p in parts if p and not p.isspace())  # blank lines carry no event: counted, not kept
 
 
 def loads(text: str | bytes) -> Any:
@@ -115,13 +131,14 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
-def events(lines: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+def events(lines: list[bytes]) -> Iterator[tuple[bytes, dict[str, Any]]]:
     # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
     for line in lines:
-        if not line.strip():
-            continue
         try:
-            event = loads(line)
+            try:
+                event = loads(line)
+            except UnicodeDecodeError:  # a stray non-UTF-8 byte costs that character, not the event
+                event = loads(line.decode("utf-8", errors="replace"))
         except json.JSONDecodeError:
             continue
         if isinstance(event, dict):
@@ -153,8 +170,11 @@ def str_(d: Mapping[str, Any], key: str) -> str | None:
 
 def num(d: Mapping[str, Any], key: str) -> float | None:
     value = d.get(key)
-    # Finite only: Python's json reads NaN and Infinity, which break int() and every sum.
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    # Finite only: Python's json reads NaN and Infinity, which break int() and every sum. Exact types first: a trace
+    # asks this for every timestamp of every event.
+    if type(value) is float or type(value) is int:
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
 

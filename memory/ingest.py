@@ -12,7 +12,6 @@ The CLI's `webcoach ingest` is a progress bar over `ingest_files`; anything else
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from webcoach.condenser.condense import acondense_all, condense_all
+from webcoach.condenser.condense import condense_all
 from webcoach.condenser.episode import Episode
 from webcoach.errors import ConfigError, StoreUnavailableError, WebcoachError
 from webcoach.memory.store import EpisodeStore
@@ -109,9 +108,6 @@ def ingest_files(
         pending.clear()
         last_flush[0] = time.monotonic()
 
-    # One event loop for every rule-based file: condense() would build and tear down one per file (~15% of its time).
-    loop = asyncio.new_event_loop() if not llm else None
-
     def one(path: Path) -> list[Episode] | WebcoachError:
         # The person running the ingest vouches for the outcome they gave (only the outcome, not the log's text).
         kw: dict[str, Any] = {
@@ -122,8 +118,6 @@ def ingest_files(
             "vouched_by": "human:ingest" if outcome else None,
         }
         try:
-            if loop is not None:
-                return loop.run_until_complete(acondense_all(path, secrets=secrets, **kw))
             return condense_all(path, secrets=secrets, **kw)
         except WebcoachError as exc:  # one bad file must not stop (or undo) the others
             return exc
@@ -137,8 +131,6 @@ def ingest_files(
         # Normal end, Ctrl-C or a crash in condensing: what was condensed is stored (and reported) before we leave.
         if pending:
             flush()
-        if loop is not None:
-            loop.close()
     return results
 
 
