@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from webcoach.condenser.browser_use_history import without_screenshots
 from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.trace_format import is_unzipped_trace, loads
@@ -81,7 +82,8 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
                         f"{path}: {size // (1024 * 1024)} MB, over the limit of {limits.max_bytes // (1024 * 1024)} MB "
                         "for one log; raise WEBCOACH_MAX_INPUT_MB if it is real"
                     )
-                raw = (head + handle.read()).removeprefix(b"\xef\xbb\xbf")  # Chrome can save a HAR with a byte-order mark
+                handle.seek(0)  # read whole in one piece: `head + rest` would copy a big log once more
+                raw = handle.read().removeprefix(b"\xef\xbb\xbf")  # Chrome can save a HAR with a byte-order mark
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     if zipped:
@@ -94,7 +96,10 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     if not raw.strip():
         raise InputError(f"{path}: file is empty")
     try:
-        data = loads(raw)
+        try:
+            data = loads(without_screenshots(raw) if b'"history"' in head else raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = loads(raw)  # the error, where it is in the file as it is
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not a text file and not a zip: expected a trace.zip, a .har or a history .json") from exc
     except json.JSONDecodeError as exc:

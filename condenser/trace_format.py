@@ -135,12 +135,15 @@ def events(lines: list[bytes]) -> Iterator[tuple[bytes, dict[str, Any]]]:
     # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
     for line in lines:
         try:
+            event = orjson.loads(line)  # nearly every line; `loads` (with its fallbacks) only for the rest
+        except orjson.JSONDecodeError:
             try:
-                event = loads(line)
-            except UnicodeDecodeError:  # a stray non-UTF-8 byte costs that character, not the event
-                event = loads(line.decode("utf-8", errors="replace"))
-        except json.JSONDecodeError:
-            continue
+                try:
+                    event = loads(line)
+                except UnicodeDecodeError:  # a stray non-UTF-8 byte costs that character, not the event
+                    event = loads(line.decode("utf-8", errors="replace"))
+            except json.JSONDecodeError:
+                continue
         if isinstance(event, dict):
             yield line, event
 

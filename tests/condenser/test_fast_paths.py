@@ -7,6 +7,7 @@ oracle on text built to reach the edges, and on every string of the shared real 
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import string
@@ -18,7 +19,10 @@ from urllib.parse import parse_qsl
 import orjson
 import pytest
 from webcoach.condenser import guard, har, redact, secrets, trace_format
+from webcoach.condenser.browser_use_history import without_screenshots
+from webcoach.condenser.sources import load_trajectory
 from webcoach.condenser.urls import split_url
+from webcoach.errors import InputError
 
 REALLOGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "reallogs" / "files"
 ALNUM = string.ascii_letters + string.digits
@@ -205,3 +209,36 @@ def test_invisible_characters_go_as_before() -> None:
     pool = [chr(c) for c in range(0x2100)] + ["\u200b", "\u202e", "\u2028", "\u2029", "\ufeff", "\U000e0041", "\u00ad", "😀"]
     texts = ["".join(rng.choice(pool) for _ in range(rng.randint(0, 30))) for _ in range(20000)]
     assert [guard._strip_invisible(t) for t in texts] == [plain(t) for t in texts]
+
+
+def _blank_screenshots(node: object) -> object:
+    if isinstance(node, dict):
+        return {k: "" if k == "screenshot" and isinstance(v, str) else _blank_screenshots(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_blank_screenshots(x) for x in node]
+    return node
+
+
+def test_a_history_s_screenshots_are_emptied_before_parsing_and_nothing_else_changes() -> None:
+    rng = random.Random(11)
+    values = ["iVBORw0KGgo", 'a"b', "a\\", '\\"', '"', 'x\\\\"y', "😀", ""]
+    for _ in range(3000):
+        step = {
+            "state": {"screenshot": rng.choice(values) * 3, "url": rng.choice(values), "my screenshot": "kept"},
+            "screenshot": [1],  # not a string: left alone
+            "note": '"screenshot": "inside a string"',
+        }
+        doc = {"history": [step] * rng.randint(0, 3)}
+        raw = json.dumps(doc, indent=rng.choice([None, 2])).encode() if rng.random() < 0.5 else orjson.dumps(doc)
+        assert orjson.loads(without_screenshots(raw)) == _blank_screenshots(doc), raw
+    for path in sorted(REALLOGS.glob("bu_*.json")) if REALLOGS.is_dir() else []:
+        raw = path.read_bytes()
+        assert orjson.loads(without_screenshots(raw)) == _blank_screenshots(orjson.loads(raw)), path.name
+
+
+def test_a_malformed_history_is_reported_where_the_file_is_broken(tmp_path: Path) -> None:
+    shot = "A" * 5000
+    broken = tmp_path / "h.json"
+    broken.write_text('{"history": [{"state": {"screenshot": "' + shot + '", "url": "http://a.test/"}}, {"x": ]}')
+    with pytest.raises(InputError, match=r"malformed JSON at line 1 column 5076"):
+        load_trajectory(broken)
