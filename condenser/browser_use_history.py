@@ -67,40 +67,6 @@ _MAX_TARGET = 200
 _MAX_RESULT = 4000
 
 
-# A history's screenshots (base64, one per step) are nearly all of its bytes (617 of 630 KB in a shared real log) and
-# are never read: they are emptied in the raw JSON before it is parsed. A key is a `"screenshot"` right after `{`, `,`
-# or whitespace (inside a JSON string a quote is always escaped, so this spelling is a real key) followed by `:` and
-# a string, which ends at the first quote not escaped by an odd run of backslashes.
-_SCREENSHOT_KEY = b'"screenshot"'
-_COLON_QUOTE = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\"")
-
-
-def without_screenshots(raw: bytes) -> bytes:
-    """`raw` (a history file's JSON) with every screenshot string emptied; anything else is left byte for byte."""
-    kept: list[bytes] = []
-    pos = look = 0
-    while (key := raw.find(_SCREENSHOT_KEY, look)) != -1:
-        look = key + len(_SCREENSHOT_KEY)
-        if not key or raw[key - 1] not in b"{, \t\r\n" or not (colon := _COLON_QUOTE.match(raw, look)):
-            continue
-        start = end = colon.end()
-        while (end := raw.find(b'"', end)) != -1:
-            backslashes = 0
-            while raw[end - 1 - backslashes] == 0x5C:  # stops at the opening quote at the latest
-                backslashes += 1
-            if backslashes % 2 == 0:
-                break
-            end += 1
-        if end == -1:
-            break  # cut off inside the string: the parser will say so
-        kept.append(raw[pos:start])
-        pos = look = end
-    if not kept:
-        return raw
-    kept.append(raw[pos:])
-    return b"".join(kept)
-
-
 def parse_history(data: Mapping[str, Any] | object, redactor: Redactor, *, source: str | None = None) -> Trajectory:
     """`data`: the dict `AgentHistoryList.save_to_file` writes ({"history": [...]}) or a live AgentHistoryList.
     Every string in the result has been through `redactor`, after the values typed into password fields were added

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from webcoach.condenser.browser_use_history import without_screenshots
 from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
+from webcoach.condenser.raw_json import without_screenshots
 from webcoach.condenser.redact import Redactor
 from webcoach.condenser.trace_format import is_unzipped_trace, loads
 from webcoach.condenser.trajectory import Trajectory

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 import orjson
 import pytest
 from webcoach.condenser import guard, har, redact, secrets, trace_format
-from webcoach.condenser.browser_use_history import without_screenshots
+from webcoach.condenser.raw_json import without_screenshots
 from webcoach.condenser.sources import load_trajectory
 from webcoach.condenser.urls import split_url
 from webcoach.errors import InputError
