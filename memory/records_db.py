@@ -237,6 +237,9 @@ class RecordsDB:
         self._put([_row(episode)], new=False)  # the same id and text: the vector still fits
         return dict(fields(episode))
 
+    def rewrite_many(self, episodes: Sequence[Episode]) -> None:
+        self._put([_row(e) for e in episodes], new=False)
+
     def relayout(self, ids: Sequence[str], metas: Sequence[Meta]) -> tuple[list[str], list[Meta]]:
         """Layout-1 and -2 records of one page of the collection: their rows are committed here, then the caller strips
         their Chroma metadata to the site. A record already moved (no body in Chroma) is left alone, so a move cut

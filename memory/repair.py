@@ -8,6 +8,9 @@ records and never the other way:
 - a vector with no record (a forgotten episode, or one whose record file was lost) cannot be shown, its text is gone:
   it is copied aside (id, site, vector) into the store's `webcoach-repair/` folder, then removed;
 - a vector whose site differs from its record's gets the record's site;
+- a record filed under a site its start URL no longer gives (the rules for what a site is changed: a local host is
+  host:port since 0.1.x, a shared host's tenant is its own site) is filed again, with its vector (explicit repair
+  only: it reads every record);
 - an index Chroma cannot read at all (a full disk cut its files short) is set aside whole and built again from every
   record;
 - per-site counts are counted again from the records.
@@ -37,11 +40,12 @@ class Plan:
     to_index: tuple[str, ...] = ()  # records with no vector
     to_remove: tuple[str, ...] = ()  # vectors with no record
     to_resite: tuple[str, ...] = ()  # vectors whose site is not their record's
+    to_refile: tuple[str, ...] = ()  # records whose site is not the one their start URL gives now
     unreadable: str | None = None  # why the index cannot be read (then every record is indexed again)
 
     @property
     def needed(self) -> bool:
-        return bool(self.to_index or self.to_remove or self.to_resite or self.unreadable)
+        return bool(self.to_index or self.to_remove or self.to_resite or self.to_refile or self.unreadable)
 
     def describe(self) -> str:
         """One line: what disagrees (or that nothing does)."""
@@ -60,6 +64,11 @@ class Plan:
             )
         if self.to_resite:
             parts.append(f"{len(self.to_resite)} vector(s) carry another site than their record (it will be corrected)")
+        if self.to_refile:
+            parts.append(
+                f"{len(self.to_refile)} record(s) are filed under a site their start URL no longer gives (a local host "
+                "is host:port now; they will be filed again)"
+            )
         if not parts:
             return f"index and records agree ({self.records} episode(s))"
         return "; ".join(parts)
@@ -74,6 +83,7 @@ class Repair:
     indexed: int = 0
     removed: int = 0
     resited: int = 0
+    refiled: int = 0
     rebuilt: bool = False
     copy: str | None = None  # where the vectors taken out were copied
     counts: dict[str, int] = field(default_factory=dict)  # episodes per site, counted again from the records
@@ -94,6 +104,8 @@ class Repair:
             done.append(f"removed {self.removed} vector(s) with no record (copied to {self.copy})")
         if self.resited:
             done.append(f"corrected the site of {self.resited} vector(s)")
+        if self.refiled:
+            done.append(f"filed {self.refiled} record(s) under the site their start URL gives")
         return f"{where}: " + "; ".join(done) + f"; {p.records} episode(s), none lost"
 
     def as_dict(self) -> dict[str, object]:
@@ -108,9 +120,11 @@ class Repair:
             "to_index": len(p.to_index),
             "to_remove": len(p.to_remove),
             "to_resite": len(p.to_resite),
+            "to_refile": len(p.to_refile),
             "indexed": self.indexed,
             "removed": self.removed,
             "resited": self.resited,
+            "refiled": self.refiled,
             "rebuilt": self.rebuilt,
             "copy": self.copy,
         }

@@ -604,17 +604,32 @@ class EpisodeStore:
                 self._sites.rebuild(self._rec.site_counts().elements())
             return Repair(plan=p, dry_run=dry_run)
         _, unreadable = self._index_state()
-        p = self._plan(unreadable)
+        refile = self._misfiled(self._records)
+        p = replace(self._plan(unreadable), to_refile=tuple(sorted(refile)))
         if dry_run:
             return Repair(plan=p, dry_run=True)
         self._check_writable()
-        return self._carry_out(p, on_progress)
+        return self._carry_out(p, on_progress, refile)
+
+    def _misfiled(self, records: RecordsDB) -> dict[str, Episode]:
+        """Records filed under a site their start URL no longer gives: the site is derived from the start URL when a
+        record is read, but the site index keeps what it was when written, and the rules changed (a local host is
+        host:port). Reads every record, so only an explicit repair asks."""
+        misfiled: dict[str, Episode] = {}
+        for ids, metas in records.pages(_REPAIR_CHUNK):
+            for i, meta in zip(ids, metas, strict=True):
+                episode = self._episode(i, meta)
+                if fields(episode)["site"] != (meta.get("site") or ""):
+                    misfiled[i] = episode
+        return misfiled
 
     def _check_writable(self) -> None:
         if self.read_only:
             raise StoreError("this EpisodeStore was opened read-only: open it without read_only=True to change it")
 
-    def _carry_out(self, p: Plan, on_progress: Callable[[int, int], None] | None = None) -> Repair:
+    def _carry_out(
+        self, p: Plan, on_progress: Callable[[int, int], None] | None = None, refile: dict[str, Episode] | None = None
+    ) -> Repair:
         self._room()
         copy: str | None = None
         rebuilt = False
@@ -632,9 +647,14 @@ class EpisodeStore:
             for start in range(0, len(p.to_remove), BATCH):
                 with self._wrap("remove vectors without records"):
                     self._collection.delete(ids=list(p.to_remove[start : start + BATCH]))
-        if p.to_resite:
-            for start in range(0, len(p.to_resite), BATCH):
-                chunk = list(p.to_resite[start : start + BATCH])
+        if refile and isinstance(self._records, RecordsDB):
+            self._records.rewrite_many(list(refile.values()))  # the same ids and texts: only their site changes
+        # Vectors to move: those filed apart from their record, and those of records filed again (a record with no
+        # vector yet, or a rebuilt index, gets its site when it is indexed below).
+        resite = [] if rebuilt else sorted({*p.to_resite, *(refile or {})} - set(p.to_index))
+        if resite:
+            for start in range(0, len(resite), BATCH):
+                chunk = list(resite[start : start + BATCH])
                 metas = self._rec.metas(chunk, None, body=False)
                 with self._wrap("correct sites"):
                     self._collection.update(ids=chunk, metadatas=[{"site": str(metas[i]["site"])} for i in chunk])
@@ -665,6 +685,7 @@ class EpisodeStore:
             indexed=done,
             removed=len(p.to_remove),
             resited=len(p.to_resite),
+            refiled=len(refile or {}),
             rebuilt=rebuilt,
             copy=copy,
         )

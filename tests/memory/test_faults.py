@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -368,3 +369,41 @@ def test_server_site_counts_that_drifted_are_counted_again_by_a_writer(chroma_se
         assert len(hits) == 5 and all(h.same_site for h in hits)
         assert {e.id for e in writer.list()} == before
         assert writer.repair().plan.records == len(before)
+
+
+def test_records_filed_under_a_site_their_start_url_no_longer_gives_are_filed_again(tmp_path: Path) -> None:
+    """Stores written before a local host was host:port file the demo's runs under "127.0.0.1": scoping reads the
+    start URL and is right, but ranking reads the site index, and a search on the shop's own port found them as
+    another site's. An explicit repair files them again (record, vector and count); ids and texts stay."""
+    home = tmp_path / "home"
+    local = [
+        Episode.model_validate({**episode(i).model_dump(), "start_url": "http://127.0.0.1:8123/start", "id": f"local{i:011d}"})
+        for i in range(3)
+    ]
+    with EpisodeStore(home=home, embedder="hashing") as store:
+        store.add_many([episode(i) for i in range(6)] + local)
+        before = store_set(store)
+        chroma = Path(store.location)
+    assert {e.domain for e in local} == {"127.0.0.1:8123"}
+    with sqlite3.connect(chroma / FILE_NAME) as db:  # what the older webcoach wrote into the site index
+        db.execute('UPDATE "episodes-default" SET site = ? WHERE id LIKE ?', ("127.0.0.1", "local%"))
+    with EpisodeStore(home=home, embedder="hashing") as store:
+        store._collection.update(ids=[e.id for e in local], metadatas=[{"site": "127.0.0.1"}] * 3)
+        assert dict(store.stats().by_domain)["127.0.0.1"] == 3
+        assert not any(h.same_site for h in store.search("find item", url="http://127.0.0.1:8123/start", k=9))
+
+        dry = store.repair(dry_run=True)
+        assert len(dry.plan.to_refile) == 3 and "filed under a site" in dry.line()
+        assert dict(store.stats().by_domain)["127.0.0.1"] == 3  # a dry run changes nothing
+        done = store.repair()
+        assert done.refiled == 3 and "filed 3 record(s)" in done.line(), done.line()
+
+        assert dict(store.stats().by_domain)["127.0.0.1:8123"] == 3 and "127.0.0.1" not in dict(store.stats().by_domain)
+        hits = store.search("find item", url="http://127.0.0.1:8123/start", k=9)
+        assert {h.episode.id for h in hits if h.same_site} == {e.id for e in local}
+        assert store_set(store) == before
+        assert store.repair(dry_run=True).plan.to_refile == ()
+
+
+def store_set(store: EpisodeStore) -> set[str]:
+    return {e.model_dump_json(exclude={"helped", "hurt"}) for e in store.episodes()}
