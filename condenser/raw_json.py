@@ -16,7 +16,6 @@ and finding their ends one quote at a time cost more than parsing them (a Safari
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 _COLON_STRING = re.compile(rb'[ \t\r\n]*:[ \t\r\n]*"')
 _BEFORE_KEY = b"{, \t\r\n"
@@ -24,30 +23,23 @@ _BEFORE_KEY = b"{, \t\r\n"
 
 def without_screenshots(raw: bytes) -> bytes:
     """A browser-use history's JSON with every screenshot string emptied; everything else byte for byte."""
+    key = b'"screenshot"'
     kept: list[bytes] = []
-    pos = 0
-    for after in _keys(raw, b'"screenshot"'):
-        value = _COLON_STRING.match(raw, after)
-        if value is None or value.end() < pos:
+    pos = look = 0
+    while (at := raw.find(key, look)) != -1:
+        look = at + len(key)
+        value = _COLON_STRING.match(raw, look) if at and raw[at - 1] in _BEFORE_KEY else None
+        if value is None:
             continue
         end = _string_end(raw, value.end())
         if end < 0:
             break  # cut off inside the string: the parser will say where
         kept.append(raw[pos : value.end()])
-        pos = end
+        pos = look = end  # the search goes on after the string, not through it
     if not kept:
         return raw
     kept.append(raw[pos:])
     return b"".join(kept)
-
-
-def _keys(raw: bytes, key: bytes) -> Iterator[int]:
-    """The offset just after each place `key` (a quoted name) is a key."""
-    look = 0
-    while (at := raw.find(key, look)) != -1:
-        look = at + len(key)
-        if at and raw[at - 1] in _BEFORE_KEY:
-            yield look
 
 
 def _string_end(raw: bytes, start: int) -> int:
