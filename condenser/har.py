@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from webcoach.condenser.incidents import is_ad_or_tracker, is_bot_wall_url
 from webcoach.condenser.redact import SENSITIVE_KEY, Redactor
@@ -206,9 +206,12 @@ def _bot_wall(entry: _Entry) -> bool:
 
 def _header(holder: Mapping[str, Any], name: str) -> str | None:
     for header in holder.get("headers") or []:
-        if isinstance(header, _MAP) and str(header.get("name", "")).lower() == name:
-            value = header.get("value")
-            return str(value) if value is not None else None
+        if isinstance(header, _MAP):
+            key = header.get("name", "")
+            key = key if isinstance(key, str) else str(key)
+            if len(key) == len(name) and key.lower() == name:  # lengths first: a request has dozens of headers
+                value = header.get("value")
+                return str(value) if value is not None else None
     return None
 
 
@@ -238,11 +241,9 @@ def _query_pairs(url: str) -> list[tuple[str, str]]:
     if not mark:
         return []
     rest = rest.translate(_TAB_NEWLINE)
-    if "%" in rest or "+" in rest:
-        names = [k for k, _ in parse_qsl(rest, keep_blank_values=True)]
-    else:  # nothing to decode: split the names off without parse_qsl's decoding of every value
-        names = [p.partition("=")[0] for p in rest.split("&")]
-    if not any(_secret_key(k) for k in names):
+    # The names as parse_qsl decodes them, without decoding every value too (a tracking pixel's query is kilobytes).
+    names = (p.partition("=")[0] for p in rest.split("&"))
+    if not any(_secret_key(unquote(k.replace("+", " ")) if "%" in k or "+" in k else k) for k in names):
         return []
     parts = split_url(url)
     return list(parse_qsl(parts.query, keep_blank_values=True)) if parts else []
