@@ -112,9 +112,15 @@ def parse_trace(path: Path, redactor: Redactor) -> Trajectory:
     MCP writes them; see playwright_mcp.py); every extracted string is redacted."""
     path = Path(path)
     if is_unzipped_trace(path):
-        trace_lines, network_lines = read_folder(path)
-    else:
-        trace_lines, network_lines = read_live_trace(path) if is_live_trace(path) else read_zip(path)
+        return parse_lines(path, read_folder(path), redactor)
+    if is_live_trace(path):
+        return parse_lines(path, read_live_trace(path), redactor)
+    return parse_lines(path, read_zip(path), redactor)
+
+
+def parse_lines(path: Path, lines: tuple[list[bytes], list[bytes]], redactor: Redactor) -> Trajectory:
+    """Parse a trace's (event lines, network lines), read from a trace.zip, its folder or a live trace at `path`."""
+    trace_lines, network_lines = lines
     raw = _Raw()
     for line, event in events(trace_lines):
         raw.events += 1

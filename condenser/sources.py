@@ -14,7 +14,7 @@ from typing import Any
 from webcoach.condenser.playwright_mcp import TRACE_SUFFIX, trace_files
 from webcoach.condenser.raw_json import without_screenshots
 from webcoach.condenser.redact import Redactor
-from webcoach.condenser.trace_format import is_unzipped_trace, loads
+from webcoach.condenser.trace_format import is_unzipped_trace, loads, read_zip
 from webcoach.condenser.trajectory import Trajectory
 from webcoach.errors import InputError
 from webcoach.settings import input_limits
@@ -35,7 +35,7 @@ def load_trajectory(
     name = str(source) if isinstance(source, str | Path) else "<dict>"
     try:
         if isinstance(source, str | Path):
-            return _load_path(Path(source), redactor)
+            return _load_path(source if isinstance(source, Path) else Path(source), redactor)
         if hasattr(source, "history") and hasattr(source, "model_dump"):
             from webcoach.condenser.browser_use_history import parse_history
 
@@ -57,7 +57,7 @@ def load_trajectory(
 
 def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     try:
-        is_dir = stat.S_ISDIR(path.stat().st_mode)
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)  # os, not pathlib: a batch ingest opens thousands of logs
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
@@ -67,7 +67,7 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     limits = input_limits()
     try:
         # One open for the kind and the content: a batch ingest reads thousands of small logs.
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             head = handle.read(64)
             # What a file is comes from its bytes, not its name: a HAR saved as .zip is still a HAR. A zip's first
             # bytes are "PK" unless something is prepended (a self-extracting archive): only then is the end searched.
@@ -87,9 +87,9 @@ def _load_path(path: Path, redactor: Redactor) -> Trajectory:
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     if zipped:
-        from webcoach.condenser.playwright_trace import parse_trace
+        from webcoach.condenser.playwright_trace import parse_lines
 
-        return parse_trace(path, redactor)
+        return parse_lines(path, read_zip(path), redactor)
     if path.suffix == ".zip" and not looks_json:
         looks = "an empty file" if not head else "text" if _is_text(head) else "binary data"
         raise InputError(f"{path}: named .zip but it is not a zip file (it looks like {looks}): expected a trace.zip")
