@@ -104,6 +104,8 @@ def clean(text: str | None) -> str:
     """`text` with escape sequences, control and invisible characters removed, NFKC-normalised, whitespace collapsed."""
     if not text:
         return ""
+    if text.isascii() and text.isprintable():  # most text: nothing to strip or normalise (no escape, no control)
+        return " ".join(text.split())
     text = _ESCAPE_SEQ.sub("", text)
     text = _strip_invisible(_CONTROL.sub(" ", text))
     if not text.isascii():

@@ -94,7 +94,7 @@ _CHUNK = 1 << 20  # bytes read at a time: one read per chunk, not one Python cal
 
 
 def read_lines(raw: IO[bytes], name: str, budget: Budget) -> list[bytes]:
-    """The non-blank lines of a stream, as bytes (orjson reads bytes; only the few lines searched as text are decoded),
+    """The non-empty lines of a stream, as bytes (orjson reads bytes; only the few lines searched as text are decoded),
     charged to `budget` chunk by chunk and refused as soon as it runs out, so memory stays bounded by the budget."""
     lines: list[bytes] = []
     pending: list[bytes] = []  # the start of a line that runs past the chunk (DOM snapshots can be megabytes)
@@ -118,7 +118,7 @@ def _keep(lines: list[bytes], parts: list[bytes], name: str, budget: Budget) -> 
     budget.lines -= len(parts)
     if budget.lines < 0:
         raise budget.too_big(f"{name} has too many lines")
-    lines.extend(p for p in parts if p and not p.isspace())  # blank lines carry no event: counted, not kept
+    lines.extend(filter(None, parts))  # empty lines carry no event: counted, not kept (`events` skips blank ones)
 
 
 def loads(text: str | bytes) -> Any:
