@@ -131,9 +131,39 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
+# A DOM snapshot's `html` (the page's whole tree, most of a real trace's bytes) is never read: the snapshot's own fields
+# (frame, URL, call, times) are. Playwright writes them `{"type":"frame-snapshot","snapshot":{"callId":...,"frameUrl":
+# ...,"html":[...],"viewport":...}}`: up to the first `"html"` key every value is a plain string or number (its text
+# cannot hold an unescaped quote), and the last `"viewport"` key is the snapshot's own (the tree's attribute names come
+# before it), so what lies between is the tree alone. A line laid out otherwise, or that does not parse so, is parsed
+# whole.
+_SNAPSHOT_HEAD = re.compile(rb'\{\s*"type"\s*:\s*"frame-snapshot"\s*,\s*"snapshot"\s*:\s*\{')
+_DOM = re.compile(rb',\s*"html"\s*:')
+_AFTER_DOM = b'"viewport"'
+
+
+def _without_dom(line: bytes) -> dict[str, Any] | None:
+    dom = _DOM.search(line)
+    after = line.rfind(_AFTER_DOM)
+    if dom is None or after <= dom.end():
+        return None
+    comma = line.rfind(b",", dom.end(), after)
+    if comma < 0 or line[comma + 1 : after].strip():  # the viewport key must follow a comma of the snapshot's own
+        return None
+    try:
+        event = orjson.loads(line[: dom.start()] + line[comma:])
+    except orjson.JSONDecodeError:
+        return None
+    snapshot = event.get("snapshot") if isinstance(event, dict) else None
+    return event if isinstance(snapshot, dict) and "viewport" in snapshot and "html" not in snapshot else None
+
+
 def events(lines: list[bytes]) -> Iterator[tuple[bytes, dict[str, Any]]]:
     # A run killed mid-write leaves a cut-off last line; other broken lines are skipped the same way.
     for line in lines:
+        if _SNAPSHOT_HEAD.match(line) and (event := _without_dom(line)) is not None:
+            yield line, event
+            continue
         try:
             event = orjson.loads(line)  # nearly every line; `loads` (with its fallbacks) only for the rest
         except orjson.JSONDecodeError:

@@ -242,3 +242,56 @@ def test_a_malformed_history_is_reported_where_the_file_is_broken(tmp_path: Path
     broken.write_text('{"history": [{"state": {"screenshot": "' + shot + '", "url": "http://a.test/"}}, {"x": ]}')
     with pytest.raises(InputError, match=r"malformed JSON at line 1 column 5076"):
         load_trajectory(broken)
+
+
+def _snapshot_line(html: object, *, compact: bool, viewport: bool = True) -> bytes:
+    snapshot: dict[str, object] = {"callId": "call@8", "snapshotName": "before@call@8", "frameId": "frame@1"}
+    snapshot |= {"frameUrl": "https://shop.test/cart", "html": html}
+    if viewport:
+        snapshot["viewport"] = {"width": 1280, "height": 720}
+    snapshot |= {"timestamp": 5.5, "resourceOverrides": [], "isMainFrame": True}
+    event = {"type": "frame-snapshot", "snapshot": snapshot}
+    return orjson.dumps(event) if compact else json.dumps(event).encode()
+
+
+def _without_html(event: dict[str, object]) -> dict[str, object]:
+    snapshot = dict(event["snapshot"])  # type: ignore[call-overload]
+    snapshot.pop("html", None)
+    return {**event, "snapshot": snapshot}
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_a_snapshot_s_dom_is_skipped_and_page_content_cannot_stand_in_for_its_fields(compact: bool) -> None:
+    hostile = [
+        "HTML",
+        {"viewport": "1", "frameUrl": "https://evil.test/", "isMainFrame": "false"},
+        ["BODY", {}, 'text with "viewport": {"width": 1} and ,"html": in it'],
+        ["INPUT", {"type": "password", "value": "s3cret-Value", "viewport": "x"}],
+    ]
+    for html in (["HTML", {}, []], hostile):
+        line = _snapshot_line(html, compact=compact)
+        ((kept, event),) = trace_format.events([line])
+        assert kept == line  # the whole line stays for the password scan
+        assert "html" not in event["snapshot"] and event == _without_html(orjson.loads(line))
+        assert event["snapshot"]["frameUrl"] == "https://shop.test/cart" and event["snapshot"]["isMainFrame"] is True
+    line = _snapshot_line(hostile, compact=compact, viewport=False)  # laid out otherwise: parsed whole
+    ((_, event),) = trace_format.events([line])
+    assert event == orjson.loads(line)
+
+
+def test_real_traces_snapshots_read_the_same_without_their_dom() -> None:
+    import zipfile
+
+    lines = []
+    for path in sorted(REALLOGS.glob("pw_*.zip")) if REALLOGS.is_dir() else []:
+        with zipfile.ZipFile(path) as archive:
+            lines += [
+                line
+                for name in archive.namelist()
+                if name.endswith(".trace")
+                for line in archive.read(name).splitlines()
+                if b'"frame-snapshot"' in line[:40]
+            ]
+    for line in lines:
+        ((_, event),) = trace_format.events([line])
+        assert "html" not in event["snapshot"] and event == _without_html(orjson.loads(line))
