@@ -252,9 +252,14 @@ def _query_pairs(url: str) -> list[tuple[str, str]]:
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 
 
-@lru_cache(maxsize=4096)  # the same few parameter names come back in every request
 def _secret_key(key: str) -> bool:
     """A form field named like a secret (pwd, otp, code, pin, ...) or a secret URL parameter (sig, ...)."""
+    # The same few parameter names come back in every request; a long one is not kept (a long-lived server would hold it).
+    return _secret_name(key) if len(key) <= 200 else _secret_name.__wrapped__(key)
+
+
+@lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
     return bool(SENSITIVE_KEY.search(key) or secret_field(key) or SECRET_PARAM.search(key))
 
 

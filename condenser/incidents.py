@@ -66,11 +66,17 @@ _PAGE = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)  # a run repeats its error messages step after step, and five case-blind searches add up
 def classify_error(text: str | None) -> Cause:
     """The cause of an action's error message (a step's error, a failed request's failure text)."""
     if not text:
         return "unknown"
+    # A run repeats its error messages step after step, and five case-blind searches add up; a long message is not kept
+    # (a long-lived server would hold it).
+    return _cause(text) if len(text) <= 2000 else _cause.__wrapped__(text)
+
+
+@lru_cache(maxsize=4096)
+def _cause(text: str) -> Cause:
     if _NETWORK.search(text):
         return "network"
     if _BLOCKED.search(text):
