@@ -1005,11 +1005,12 @@ def memory_import(
 
     with one_line_errors():
         # A bad file is refused before the store opens: a mistyped namespace is not created for nothing.
-        id_map = {claimed: ep.id for claimed, ep in harden(read_jsonl(file), str(file))}
+        hardened = harden(read_jsonl(file), str(file), trust_counts=trust_counts)
+        id_map = {claimed: ep.id for claimed, ep in hardened}
         advice = read_export(file)
     with one_line_errors(), open_store(home, namespace, chroma_url, embedder) as store, spinner(disable=as_json) as bar:
         bar.add_task(f"importing {len(id_map)} episodes", total=None)
-        added, skipped = store.import_(file, trust_counts=trust_counts)
+        added, skipped = store.import_hardened(hardened)  # read and checked once, above
         logged = store.advice_log().import_entries(advice, id_map=id_map, source=file.name) if advice else 0
     if as_json:
         print_json({"added": added, "skipped": skipped, "advice_entries": logged})

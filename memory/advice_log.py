@@ -26,7 +26,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from webcoach.errors import InputError, StoreError
-from webcoach.memory.files import FILE_MODE
+from webcoach.memory.files import FILE_MODE, text_lines
 
 RunOutcome = Literal["success", "failure", "unknown"]
 Channel = Literal["browser-use", "watch", "mcp", "api"]
@@ -239,10 +239,7 @@ def export_lines(entries: Iterable[AdviceEntry]) -> Iterator[str]:
 def read_export(path: str | os.PathLike[str]) -> list[AdviceEntry]:
     """The advice entries of an export file (episode lines are transfer.read_jsonl's)."""
     source = Path(path)
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {source}: {exc}") from exc
+    lines = text_lines(source)
     out = []
     for number, line in enumerate(lines, start=1):
         if EXPORT_KEY not in line:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from webcoach.errors import StoreError
+from webcoach.errors import InputError, StoreError
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -74,3 +74,12 @@ def write_private(target: Path, chunks: Iterable[str]) -> int:
         tmp.unlink(missing_ok=True)
         raise
     return written
+
+
+def text_lines(path: str | os.PathLike[str]) -> list[str]:
+    """The lines of a UTF-8 text file (an export), or one InputError that says why it cannot be read."""
+    source = Path(path)
+    try:
+        return source.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {source}: {exc}") from exc

@@ -1154,7 +1154,11 @@ class EpisodeStore:
         first: one bad line and nothing is added. Imported episodes are marked as such (the least trusted), get ids
         derived from their content and their site from their start URL, and keep their `helped`/`hurt`/`created_at`
         only with `trust_counts` (see memory/transfer.harden)."""
-        hardened = harden(read_jsonl(path), str(path), trust_counts=trust_counts)
+        return self.import_hardened(harden(read_jsonl(path), str(path), trust_counts=trust_counts))
+
+    def import_hardened(self, hardened: Sequence[tuple[str, Episode]]) -> tuple[int, int]:
+        """`import_` of an export already read and hardened (transfer.harden: (claimed id, episode) pairs), for a caller
+        that checked the file before opening the store; returns (added, skipped as already stored)."""
         # An export coming home: a record under the id its file claims (or the id its content hash gives) that says
         # the same thing is already here, whatever the file's id.
         looked_up = [i for claimed, ep in hardened for i in (claimed, ep.content_hash[:16])]

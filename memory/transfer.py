@@ -18,7 +18,7 @@ from webcoach.condenser.episode import Episode
 from webcoach.condenser.guard import clean_episode
 from webcoach.errors import InputError, StoreError
 from webcoach.memory.advice_log import EXPORT_KEY as ADVICE_KEY
-from webcoach.memory.files import write_private
+from webcoach.memory.files import text_lines, write_private
 from webcoach.memory.migrations import upgrade
 
 
@@ -117,10 +117,7 @@ def harden(
 def read_jsonl(path: str | os.PathLike[str]) -> list[Episode]:
     """Every episode of an export, validated and migrated; one bad line fails the whole file (nothing half-imported)."""
     source = Path(path)
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {source}: {exc}") from exc
+    lines = text_lines(source)
     episodes: list[Episode] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
